@@ -1,0 +1,128 @@
+"""The `lab` command: setup, doctor, build, run, progress, reset (+ services and data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lablib.errors import LabError
+
+
+def _setup(args) -> int:
+    from lablib import jvm
+
+    print("lab setup: resolving the pinned JVM dependencies")
+    jvm.setup(force=args.force)
+    print("lab setup: done")
+    return 0
+
+
+def _doctor(args) -> int:
+    from lablib import doctor
+
+    return doctor.main()
+
+
+def _build(args) -> int:
+    from lablib import notebooks
+
+    if args.check:
+        stale = notebooks.stale_labs()
+        if stale:
+            print("labs/ is out of date with solutions/: " + ", ".join(stale) + "; run `lab build`")
+            return 1
+        print("labs/ is up to date")
+        return 0
+    for name, changed in notebooks.build_all():
+        print(f"{'wrote ' if changed else 'same  '} labs/{name}")
+    return 0
+
+
+def _run(args) -> int:
+    from lablib import notebooks
+
+    return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale)
+
+
+def _progress(args) -> int:
+    from lablib import check
+    from lablib.check import progress
+
+    exercises = {ch: list(names) for ch, names in check.load_all().items()}
+    if args.json:
+        print(json.dumps(progress.load(), indent=1, sort_keys=True))
+        return 0
+    rows = progress.checklist(exercises)
+    if not rows:
+        print("no exercises yet")
+        return 0
+    current = None
+    for chapter, name, mark in rows:
+        if chapter != current:
+            done = sum(1 for c, _, m in rows if c == chapter and m == "✅")
+            total = sum(1 for c, _, _ in rows if c == chapter)
+            print(f"chapter {chapter}  {done}/{total}")
+            current = chapter
+        print(f"  {mark} {name}")
+    return 0
+
+
+def _reset(args) -> int:
+    import lablib
+
+    lablib.reset(args.chapter)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lab", description="Mega Awesome Toys lab workbench")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("setup", help="resolve the pinned JVM jars into $LAB_HOME/jars")
+    s.add_argument("--force", action="store_true", help="resolve again even when up to date")
+    s.set_defaults(func=_setup)
+
+    s = sub.add_parser("doctor", help="check Java, jars, LAB_HOME, memory, disk and services")
+    s.set_defaults(func=_doctor)
+
+    s = sub.add_parser("build", help="generate labs/ from solutions/")
+    s.add_argument("--check", action="store_true", help="exit 1 when labs/ is stale")
+    s.set_defaults(func=_build)
+
+    s = sub.add_parser("run", help="execute notebooks headlessly (papermill)")
+    s.add_argument("chapters", nargs="*", default=["all"], metavar="NN", help="chapters, or all")
+    s.add_argument("--labs", action="store_true", help="run labs/ (learner copies) instead of solutions/")
+    s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number")
+    s.set_defaults(func=_run)
+
+    s = sub.add_parser("progress", help="your checklist of exercises")
+    s.add_argument("--json", action="store_true", help="raw progress.json, for collecting a class's progress")
+    s.set_defaults(func=_progress)
+
+    s = sub.add_parser("reset", help="remove a chapter's tables, checkpoints, topics and runs")
+    s.add_argument("chapter", metavar="NN")
+    s.set_defaults(func=_reset)
+
+    from lablib import data, services
+
+    services.add_commands(sub)
+    data.add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LabError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Every setting of the workbench, in one place.
+
+Each setting is an environment variable with a default. Values are read when
+asked for (not at import), so a test or a notebook can change the environment
+and see the change. Nothing else in lablib reads ``os.environ`` for these.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: the repository checkout this lablib belongs to (lablib is installed editable)
+REPO = Path(__file__).resolve().parent.parent
+
+SCALES = ("ci", "small", "full")
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number; unset it or give a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of every setting. Build one with :func:`settings`."""
+
+    home: Path
+    scale: str
+    spark_master: str
+    spark_remote: str | None
+    driver_memory: str
+    shuffle_partitions: int
+    ui_port: int
+    kafka_bootstrap: str | None  # None: the embedded broker
+    kafka_port: int
+    kafka_controller_port: int
+    mlflow_uri: str | None  # None: the embedded tracking server
+    mlflow_port: int
+    registry_url: str | None  # None: the embedded schema registry
+    registry_port: int
+    jupyter_port: int
+    ci: bool
+
+    # -- folders under LAB_HOME ------------------------------------------------
+    @property
+    def jars(self) -> Path:
+        return self.home / "jars"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.home / "checkpoints"
+
+    @property
+    def scratch(self) -> Path:
+        return self.home / "scratch"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def runs(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def state(self) -> Path:
+        """PID files and other bookkeeping of the embedded services."""
+        return self.home / "state"
+
+    @property
+    def progress_file(self) -> Path:
+        return self.home / "progress.json"
+
+    # -- embedded or external ------------------------------------------------
+    @property
+    def kafka_embedded(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def mlflow_embedded(self) -> bool:
+        return self.mlflow_uri is None
+
+    @property
+    def registry_embedded(self) -> bool:
+        return self.registry_url is None
+
+
+def settings() -> Settings:
+    """Read every setting from the environment (see the README's table)."""
+    home = Path(_env("LAB_HOME", str(REPO / ".lab"))).expanduser()
+    if not home.is_absolute():
+        home = (Path.cwd() / home).resolve()
+    scale = _env("LAB_SCALE", "small")
+    return Settings(
+        home=home,
+        scale=scale,
+        spark_master=_env("LAB_SPARK_MASTER", "local[*]"),
+        spark_remote=_env("SPARK_REMOTE"),
+        driver_memory=_env("LAB_DRIVER_MEMORY", "2g"),
+        shuffle_partitions=_int("LAB_SHUFFLE_PARTITIONS", 4),
+        ui_port=_int("LAB_SPARK_UI_PORT", 4040),
+        kafka_bootstrap=_env("KAFKA_BOOTSTRAP_SERVERS"),
+        kafka_port=_int("LAB_KAFKA_PORT", 9092),
+        kafka_controller_port=_int("LAB_KAFKA_CONTROLLER_PORT", 9093),
+        mlflow_uri=_env("MLFLOW_TRACKING_URI"),
+        mlflow_port=_int("LAB_MLFLOW_PORT", 5000),
+        registry_url=_env("SCHEMA_REGISTRY_URL"),
+        registry_port=_int("LAB_REGISTRY_PORT", 8081),
+        jupyter_port=_int("LAB_JUPYTER_PORT", 8888),
+        ci=_env("CI", "false").lower() in ("1", "true", "yes"),
+    )
+
+
+#: every environment variable lablib reads, with what it means (README and doctor print it)
+ENVIRONMENT = {
+    "LAB_HOME": "where jars, data, tables, checkpoints, logs and runs live (default: .lab/ in the repo)",
+    "LAB_SCALE": "dataset scale the labs use: ci, small (default), full or a number",
+    "LAB_SPARK_MASTER": "Spark master URL (default local[*]); e.g. spark://host:7077",
+    "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",
+    "LAB_DRIVER_MEMORY": "driver heap (default 2g)",
+    "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",
+    "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default 4040)",
+    "KAFKA_BOOTSTRAP_SERVERS": "an external Kafka; unset = the embedded broker",
+    "LAB_KAFKA_PORT": "embedded broker port (default 9092)",
+    "LAB_KAFKA_CONTROLLER_PORT": "embedded KRaft controller port (default 9093)",
+    "MLFLOW_TRACKING_URI": "an external MLflow server; unset = the embedded one",
+    "LAB_MLFLOW_PORT": "embedded MLflow port (default 5000)",
+    "SCHEMA_REGISTRY_URL": "an external schema registry; unset = the embedded one",
+    "LAB_REGISTRY_PORT": "embedded schema registry port (default 8081)",
+    "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` (default 8888)",
+}
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents); an unwritable place becomes one clear LabError."""
+    from lablib.errors import LabError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(
+            f"cannot create {path}: {exc.strerror}; set LAB_HOME to a folder you can write"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise LabError(f"{path} is not writable; set LAB_HOME to a folder you can write")
+    return path

@@ -1,0 +1,179 @@
+"""The one SparkSession of a notebook: Delta-enabled, local jars, sized for a laptop.
+
+``lablib.spark()`` builds it once; a second call returns the same session. By
+default Spark runs ``local[*]`` with the jars that ``lab setup`` resolved;
+``LAB_SPARK_MASTER`` (spark://host:7077) or ``SPARK_REMOTE`` (sc://host:15002)
+point the same notebooks at a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from lablib import jvm
+from lablib.config import ensure_dir, settings
+from lablib.errors import LabError
+
+_LOG4J = Path(__file__).resolve().parent / "jvm" / "log4j2-quiet.properties"
+
+
+def java_version() -> int | None:
+    """Major version of the `java` Spark will use, or None when there is none."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 else major
+
+
+def require_java() -> int:
+    version = java_version()
+    if version is None:
+        raise LabError(
+            "Java not found: install a Java 17 runtime (e.g. `apt-get install openjdk-17-jdk-headless`) "
+            "or set JAVA_HOME"
+        )
+    if version < 17:
+        raise LabError(
+            f"Java {version} is too old for Spark 4: install Java 17 or newer and set JAVA_HOME to it"
+        )
+    return version
+
+
+def _free_port(start: int, tries: int = 32) -> int:
+    for port in range(start, start + tries):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    return start
+
+
+def _local_conf() -> dict[str, str]:
+    cfg = settings()
+    spark_jars = jvm.jars("spark")
+    ensure_dir(cfg.warehouse)
+    ensure_dir(cfg.checkpoints)
+    ensure_dir(cfg.logs)
+    classpath = os.pathsep.join(str(p) for p in spark_jars)
+    java_opts = f"-Dlog4j.configurationFile={_LOG4J.as_uri()} -Dderby.system.home={cfg.home / 'derby'}"
+    conf = {
+        "spark.master": cfg.spark_master,
+        "spark.app.name": "mega-awesome-toys-lab",
+        # Delta Lake
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # the jars lab setup resolved: on the driver's classpath (local mode) ...
+        "spark.driver.extraClassPath": classpath,
+        "spark.executor.extraClassPath": classpath,
+        # everything under LAB_HOME
+        "spark.sql.warehouse.dir": cfg.warehouse.as_uri(),
+        # a 2-core laptop, not a cluster
+        "spark.driver.memory": cfg.driver_memory,
+        "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
+        "spark.default.parallelism": str(max(2, os.cpu_count() or 2)),
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.port": str(_free_port(cfg.ui_port)),
+        "spark.port.maxRetries": "32",
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        # vectorised Python <-> JVM transfer for toPandas / createDataFrame(pandas)
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    if cfg.spark_master.startswith("local"):
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+    else:
+        # ... and shipped to a cluster's executors
+        conf["spark.jars"] = ",".join(p.as_uri() for p in spark_jars)
+    return conf
+
+
+_session = None
+
+
+def spark():
+    """The notebook's SparkSession (built on the first call, reused after)."""
+    global _session
+    from pyspark.sql import SparkSession
+
+    if _session is not None and _is_alive(_session):
+        return _session
+    cfg = settings()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if cfg.spark_remote:
+        try:
+            _session = SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            raise LabError(
+                f"cannot reach Spark Connect at {cfg.spark_remote} ({type(exc).__name__}); "
+                "start the server or unset SPARK_REMOTE"
+            ) from None
+        return _session
+    require_java()
+    conf = _local_conf()
+    builder = SparkSession.builder
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    try:
+        _session = builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001
+        raise LabError(_diagnose(exc, cfg)) from None
+    _session.sparkContext.setLogLevel("WARN")
+    return _session
+
+
+def _is_alive(session) -> bool:
+    try:
+        return session.sparkContext._jsc is not None and not session.sparkContext._jsc.sc().isStopped()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _diagnose(exc: Exception, cfg) -> str:
+    text = str(exc)
+    if "JAVA_GATEWAY_EXITED" in text or "Java gateway process exited" in text:
+        return (
+            "the Spark JVM exited while starting; check Java 17 (`lab doctor`) and the jars "
+            f"(`lab setup`); master was {cfg.spark_master}"
+        )
+    if cfg.spark_master.startswith("spark://"):
+        return f"cannot start a session on {cfg.spark_master}: {text.splitlines()[0]}; is the master up?"
+    return f"Spark failed to start: {text.splitlines()[0] if text else type(exc).__name__}"
+
+
+def stop() -> None:
+    """Stop the session (a later :func:`spark` builds a new one)."""
+    global _session
+    from pyspark.sql import SparkSession
+
+    active = _session or SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    _session = None
+
+
+def ui_url() -> str | None:
+    """Address of the Spark UI of the current session (local mode), else None."""
+    if _session is None or settings().spark_remote:
+        return None
+    return _session.sparkContext.uiWebUrl
