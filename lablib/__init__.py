@@ -61,14 +61,22 @@ def rel(path: str | Path) -> str:
     return text
 
 
-def reset(chapter: str | int) -> None:
+def reset(chapter: str | int, scale: str | None = None) -> None:
     """Remove everything chapter NN made: its database, folders, checkpoints, topics, runs.
 
     Run at the top of every lab so it can run twice in a row with the same result.
+    ``scale`` (the notebook's SCALE parameter) picks the dataset scale for this
+    kernel: ci, small, full or a number; None keeps LAB_SCALE.
     """
+    import os
+
     from lablib import chapters
+    from lablib.notebooks import _check_scale
 
     number = chapters.get(chapter).number
+    if scale is not None:
+        _check_scale(str(scale))
+        os.environ["LAB_SCALE"] = str(scale)
     cfg = settings()
     removed: list[str] = []
     from pyspark.sql import SparkSession

@@ -42,7 +42,7 @@ def _build(args) -> int:
 def _run(args) -> int:
     from lablib import notebooks
 
-    return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale)
+    return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale, save=args.save)
 
 
 def _progress(args) -> int:
@@ -95,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("chapters", nargs="*", default=["all"], metavar="NN", help="chapters, or all")
     s.add_argument("--labs", action="store_true", help="run labs/ (learner copies) instead of solutions/")
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number")
+    s.add_argument("--save", action="store_true",
+                   help="authors: save the executed outputs into solutions/ (CI scale) and rebuild labs/")
     s.set_defaults(func=_run)
 
     s = sub.add_parser("progress", help="your checklist of exercises")

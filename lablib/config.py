@@ -54,11 +54,12 @@ class Settings:
     registry_port: int
     jupyter_port: int
     ci: bool
+    jars_override: Path | None = None
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
     def jars(self) -> Path:
-        return self.home / "jars"
+        return self.jars_override or self.home / "jars"
 
     @property
     def data(self) -> Path:
@@ -130,12 +131,14 @@ def settings() -> Settings:
         registry_port=_int("LAB_REGISTRY_PORT", 8081),
         jupyter_port=_int("LAB_JUPYTER_PORT", 8888),
         ci=_env("CI", "false").lower() in ("1", "true", "yes"),
+        jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
     )
 
 
 #: every environment variable lablib reads, with what it means (README and doctor print it)
 ENVIRONMENT = {
     "LAB_HOME": "where jars, data, tables, checkpoints, logs and runs live (default: .lab/ in the repo)",
+    "LAB_JARS_DIR": "where `lab setup` puts the jars (default: $LAB_HOME/jars); share one copy between homes",
     "LAB_SCALE": "dataset scale the labs use: ci, small (default), full or a number",
     "LAB_SPARK_MASTER": "Spark master URL (default local[*]); e.g. spark://host:7077",
     "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",

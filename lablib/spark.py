@@ -72,7 +72,11 @@ def _local_conf() -> dict[str, str]:
     ensure_dir(cfg.checkpoints)
     ensure_dir(cfg.logs)
     classpath = os.pathsep.join(str(p) for p in spark_jars)
-    java_opts = f"-Dlog4j.configurationFile={_LOG4J.as_uri()} -Dderby.system.home={cfg.home / 'derby'}"
+    # quoted: LAB_HOME may contain spaces
+    java_opts = (
+        f"-Dlog4j.configurationFile={_LOG4J.as_uri()} "
+        f"'-Dlab.log.dir={cfg.logs}' '-Dderby.system.home={cfg.home / 'derby'}'"
+    )
     conf = {
         "spark.master": cfg.spark_master,
         "spark.app.name": "mega-awesome-toys-lab",
@@ -91,6 +95,7 @@ def _local_conf() -> dict[str, str]:
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
+        "spark.sql.debug.maxToStringFields": "200",
         "spark.ui.port": str(_free_port(cfg.ui_port)),
         "spark.port.maxRetries": "32",
         "spark.driver.extraJavaOptions": java_opts,

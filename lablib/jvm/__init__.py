@@ -72,7 +72,9 @@ def coordinates(name: str) -> list[Coordinate]:
     root = ET.parse(pom_path(name)).getroot()
     out = []
     for dep in root.findall("m:dependencies/m:dependency", _NS):
-        get = lambda tag: fill(getattr(dep.find(f"m:{tag}", _NS), "text", None))  # noqa: E731
+        def get(tag: str, dep=dep) -> str | None:
+            return fill(getattr(dep.find(f"m:{tag}", _NS), "text", None))
+
         out.append(
             Coordinate(
                 get("groupId"), get("artifactId"), get("version"),
@@ -86,10 +88,15 @@ def jars_dir(name: str) -> Path:
     return settings().jars / name
 
 
+def _artifacts(folder: Path) -> list[Path]:
+    """Jars, and the one service Maven Central ships as a tar.gz (the schema registry)."""
+    return sorted([*folder.glob("*.jar"), *folder.glob("*.tar.gz")]) if folder.is_dir() else []
+
+
 def jars(name: str) -> list[Path]:
     """The resolved jars of a set, or a LabError naming `lab setup`."""
     folder = jars_dir(name)
-    found = sorted(folder.glob("*.jar")) if folder.is_dir() else []
+    found = _artifacts(folder)
     if not found or not _stamp_ok(name):
         raise LabError(
             f"JVM dependencies missing or out of date in {folder}: run `lab setup`"
@@ -113,8 +120,7 @@ def _stamp_ok(name: str) -> bool:
 
 
 def is_resolved(name: str) -> bool:
-    folder = jars_dir(name)
-    return folder.is_dir() and any(folder.glob("*.jar")) and _stamp_ok(name)
+    return bool(_artifacts(jars_dir(name))) and _stamp_ok(name)
 
 
 def _artifact_id(jar: str) -> str:
@@ -178,7 +184,7 @@ def resolve(name: str, force: bool = False, log=print) -> list[Path]:
     """Resolve one jar set into $LAB_HOME/jars/<name>; fast no-op when up to date."""
     target = jars_dir(name)
     if not force and is_resolved(name):
-        found = sorted(target.glob("*.jar"))
+        found = _artifacts(target)
         log(f"  {name}: up to date ({len(found)} jars)")
         return found
     ensure_dir(target.parent)
@@ -209,7 +215,7 @@ def resolve(name: str, force: bool = False, log=print) -> list[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    found = sorted(target.glob("*.jar"))
+    found = _artifacts(target)
     size = sum(p.stat().st_size for p in found) / 1e6
     log(f"  {name}: {len(found)} jars, {size:.0f} MB in {target}")
     return found

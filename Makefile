@@ -1,0 +1,53 @@
+# Thin wrappers around the `lab` command. Every target is safe to re-run.
+#   make lab    set up, start the services, open JupyterLab on 127.0.0.1
+#   make test   set up, then the whole test suite (what CI runs)
+#   make setup  set up only;  make run  execute every chapter headlessly
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+LAB    := $(BIN)/lab
+PORT   ?= $(or $(LAB_JUPYTER_PORT),8888)
+
+.PHONY: setup lab test run up down lint build clean-lab system-deps
+
+# the venv is rebuilt only when pyproject.toml changes
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 (or run make PYTHON=python3)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+setup: system-deps $(VENV)/.installed
+	$(LAB) setup
+
+lab: setup
+	$(LAB) up all
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser --ServerApp.root_dir="$(CURDIR)" labs/
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check lablib tests benchmarks solutions
+
+build: $(VENV)/.installed
+	$(LAB) build
+
+# services the tests start are stopped at the end, also when tests fail
+test: setup lint
+	$(LAB) build --check
+	$(BIN)/pytest ; status=$$? ; $(LAB) down all >/dev/null 2>&1 ; exit $$status
+
+run: setup
+	$(LAB) run all
+
+up: setup
+	$(LAB) up all
+
+down:
+	$(LAB) down all
+
+clean-lab:
+	rm -rf .lab

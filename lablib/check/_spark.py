@@ -1,0 +1,44 @@
+"""Small helpers the chapter checks share (not part of the public API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lablib.check import fail
+
+
+def need_dataframe(obj, what: str = "your answer"):
+    """Fail clearly unless ``obj`` is a Spark DataFrame (classic or Connect)."""
+    if obj is None:
+        fail(f"{what} is still None", "assign your DataFrame to the variable the exercise names")
+    names = {cls.__name__ for cls in type(obj).__mro__}
+    if "DataFrame" not in names or not hasattr(obj, "schema"):
+        fail(f"{what} is a {type(obj).__name__}, not a Spark DataFrame")
+    return obj
+
+
+def need_columns(df, columns: list[str], what: str = "your DataFrame"):
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        fail(f"{what} lacks column(s) {', '.join(missing)}; it has {', '.join(df.columns)}")
+
+
+def need_delta(path, spark):
+    """A DeltaTable at ``path``, or a clear failure."""
+    from delta.tables import DeltaTable
+
+    if path is None:
+        fail("the table path is still None")
+    text = str(path)
+    if not (Path(text.removeprefix("file:")) / "_delta_log").is_dir():
+        from lablib import rel
+
+        fail(f"no Delta table at {rel(text)} (there is no _delta_log folder)",
+             "write with .format(\"delta\") to that path")
+    return DeltaTable.forPath(spark, text)
+
+
+def history(table) -> list[dict]:
+    """The commits of a DeltaTable, oldest first, as plain dicts."""
+    rows = table.history().select("version", "operation", "operationParameters").collect()
+    return sorted((r.asDict() for r in rows), key=lambda r: r["version"])

@@ -1,0 +1,100 @@
+"""Checks of chapter 00, the set-up tour."""
+
+from __future__ import annotations
+
+from lablib.check import exercise, fail
+from lablib.check._spark import history, need_columns, need_dataframe, need_delta
+
+TOY_COLUMNS = ["sku", "name", "category", "price"]
+
+
+@exercise("00", hint='filter the catalogue with toys.filter(toys.category == "Puzzles")')
+def puzzles(answer, toys):
+    """``answer``: the puzzles of the ``toys`` catalogue, every column kept."""
+    need_dataframe(answer, "puzzles")
+    need_columns(answer, TOY_COLUMNS, "puzzles")
+    expected = sorted(r.sku for r in toys.where("category = 'Puzzles'").select("sku").collect())
+    got = sorted(r.sku for r in answer.select("sku").collect())
+    if not expected:
+        fail("the catalogue has no puzzles at all; re-run the cell that builds `toys`")
+    others = [r.category for r in answer.where("category <> 'Puzzles'").select("category").collect()]
+    if others:
+        fail(f"{len(others)} row(s) are not puzzles (e.g. {others[0]})")
+    if got != expected:
+        fail(f"{len(got)} puzzle(s) found, the catalogue has {len(expected)}")
+    return f"{len(got)} puzzles, all of category Puzzles"
+
+
+@exercise("00", hint='toys.write.format("delta").mode("overwrite").save(toys_path)')
+def delta_table(path, toys):
+    """``path`` holds a Delta table with the same rows as ``toys``."""
+    from lablib import spark as get_spark
+
+    spark = get_spark()
+    table = need_delta(path, spark)
+    df = table.toDF()
+    need_columns(df, TOY_COLUMNS, "the Delta table")
+    got, expected = df.count(), toys.count()
+    if got != expected:
+        fail(f"the Delta table has {got} rows, the catalogue {expected}")
+    missing = toys.select("sku").subtract(df.select("sku")).count()
+    if missing:
+        fail(f"{missing} toy(s) of the catalogue are missing from the table")
+    return f"a Delta table of {got} toys, version {history(table)[-1]['version']}"
+
+
+@exercise("00", hint="DeltaTable.forPath(spark, toys_path).update(condition, {\"price\": ...})")
+def plush_price_rise(path):
+    """The latest version raised every Plush price by 10 % (rounded to cents), and only those."""
+    from pyspark.sql import functions as F
+
+    from lablib import spark as get_spark
+
+    spark = get_spark()
+    table = need_delta(path, spark)
+    commits = history(table)
+    updates = [c for c in commits if c["operation"] in ("UPDATE", "MERGE")]
+    if not updates:
+        fail("the table's history has no UPDATE", "change prices in place with an update, not a rewrite")
+    first = spark.read.format("delta").option("versionAsOf", 0).load(str(path)).alias("v0")
+    now = spark.read.format("delta").load(str(path)).alias("now")
+    joined = first.join(now, "sku")
+    plush_wrong = joined.where(
+        (F.col("v0.category") == "Plush")
+        & (F.abs(F.col("now.price") - F.round(F.col("v0.price") * 1.10, 2)) > 0.005)
+    ).count()
+    other_changed = joined.where(
+        (F.col("v0.category") != "Plush") & (F.col("now.price") != F.col("v0.price"))
+    ).count()
+    if plush_wrong:
+        fail(f"{plush_wrong} Plush price(s) are not 10 % above version 0")
+    if other_changed:
+        fail(f"{other_changed} non-Plush price(s) changed too", "put the category in the update's condition")
+    n = joined.where(F.col("v0.category") == "Plush").count()
+    return f"{n} Plush prices up 10 % in version {commits[-1]['version']}, others unchanged"
+
+
+@exercise("00", hint='spark.read.format("delta").option("versionAsOf", 0).load(toys_path)')
+def time_travel(answer, path):
+    """``answer`` is version 0 of the table at ``path``, read with time travel."""
+    from pyspark.testing import assertDataFrameEqual
+
+    from lablib import spark as get_spark
+
+    need_dataframe(answer, "original_toys")
+    spark = get_spark()
+    need_delta(path, spark)
+    v0 = spark.read.format("delta").option("versionAsOf", 0).load(str(path))
+    latest = spark.read.format("delta").load(str(path))
+    try:
+        assertDataFrameEqual(answer, latest)
+        same_as_latest = True
+    except AssertionError:
+        same_as_latest = False
+    try:
+        assertDataFrameEqual(answer, v0)
+    except AssertionError:
+        if same_as_latest:
+            fail("this is the latest version, not version 0")
+        fail("these rows are not version 0 of the table")
+    return f"version 0 read back: {v0.count()} toys at their original prices"

@@ -1,0 +1,78 @@
+"""`lab doctor`: is this machine ready for the labs? Every problem comes with its fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from lablib import jvm
+from lablib.config import settings
+from lablib.spark import java_version
+
+MIN_MEMORY_GB = 4
+MIN_DISK_GB = 5
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def checks() -> list[tuple[str, bool, str]]:
+    """(what, ok, detail-or-fix) for every requirement."""
+    cfg = settings()
+    rows: list[tuple[str, bool, str]] = []
+    py = sys.version_info
+    rows.append((
+        "Python", py >= (3, 11),
+        f"{py.major}.{py.minor}.{py.micro}" if py >= (3, 11) else
+        f"{py.major}.{py.minor} is too old: install Python 3.11 and run `make setup`",
+    ))
+    jv = java_version()
+    if jv is None:
+        rows.append(("Java", False, "not found: install Java 17 (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"))
+    else:
+        rows.append(("Java", jv >= 17, f"{jv}" if jv >= 17 else f"{jv} is too old: install Java 17 or newer"))
+    rows.append((
+        "Maven", shutil.which("mvn") is not None,
+        "found" if shutil.which("mvn") else "not found: `lab setup` falls back to Spark's Ivy; apt-get install maven is faster",
+    ))
+    home = cfg.home
+    probe = home if home.exists() else next((p for p in home.parents if p.exists()), home)
+    writable = os.access(probe, os.W_OK)
+    rows.append(("LAB_HOME", writable, str(home) if writable else f"{probe} is not writable: set LAB_HOME to a folder you own"))
+    for name in jvm.jar_sets():
+        ok = jvm.is_resolved(name)
+        rows.append((f"jars: {name}", ok, f"{len(list(jvm.jars_dir(name).glob('*.jar')))} jars" if ok else "missing or out of date: run `lab setup`"))
+    mem = _memory_gb()
+    if mem is not None:
+        rows.append(("memory", mem >= MIN_MEMORY_GB, f"{mem:.1f} GB available" + ("" if mem >= MIN_MEMORY_GB else f": close programs; the labs need {MIN_MEMORY_GB} GB")))
+    disk = shutil.disk_usage(probe).free / 1024**3
+    rows.append(("disk", disk >= MIN_DISK_GB, f"{disk:.0f} GB free" + ("" if disk >= MIN_DISK_GB else f" under {probe}: free {MIN_DISK_GB} GB")))
+    try:
+        from lablib import services
+
+        rows += [(f"service: {name}", ok, detail) for name, ok, detail in services.health()]
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
+        rows.append(("services", False, f"could not check: {exc}"))
+    return rows
+
+
+def main() -> int:
+    rows = checks()
+    width = max(len(r[0]) for r in rows)
+    for what, ok, detail in rows:
+        print(f"{'✅' if ok else '❌'} {what.ljust(width)}  {detail}")
+    bad = [r for r in rows if not r[1]]
+    print("all good" if not bad else f"{len(bad)} problem(s): fix them and run `lab doctor` again")
+    return 0 if not bad else 1

@@ -1,0 +1,258 @@
+"""Solutions → labs (`lab build`) and headless execution (`lab run`).
+
+A solution notebook is the single source of an exercise. Inside a code cell
+the answer sits between ``# BEGIN SOLUTION`` and ``# END SOLUTION``; lines in
+that region starting with ``# STUB:`` become the learner's starting code, and
+without them the stub raises a "your turn" NotImplementedError. Markdown
+cells hide text between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from lablib import chapters
+from lablib.config import ensure_dir, settings
+from lablib.errors import LabError
+
+DEFAULT_BUDGET = 90  # seconds at CI scale; a chapter declares its own in metadata.lab.budget_seconds
+_CODE_BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\b.*$")
+_CODE_END = re.compile(r"^\s*# END SOLUTION\b.*$")
+_STUB = re.compile(r"^\s*# STUB: ?(.*)$")
+_MD_BLOCK = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
+_KEEP_CELL_META = ("tags",)
+
+
+# --------------------------------------------------------------------------- build
+def strip_code(source: str) -> str:
+    """Replace each solution region of a code cell with its stub."""
+    out: list[str] = []
+    lines = source.split("\n")
+    i = 0
+    while i < len(lines):
+        m = _CODE_BEGIN.match(lines[i])
+        if not m:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = m.group(1)
+        stubs: list[str] = []
+        i += 1
+        while i < len(lines) and not _CODE_END.match(lines[i]):
+            s = _STUB.match(lines[i])
+            if s:
+                stubs.append(indent + s.group(1))
+            i += 1
+        if i == len(lines):
+            raise LabError("a '# BEGIN SOLUTION' has no '# END SOLUTION'; close the region")
+        i += 1  # skip END
+        out.append(f"{indent}# TODO: your turn")
+        out.extend(stubs or [f'{indent}raise NotImplementedError("your turn: write your code here")'])
+    return "\n".join(out)
+
+
+def strip_markdown(source: str) -> str:
+    return _MD_BLOCK.sub("*Your answer here.*", source)
+
+
+def to_lab(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The learner's copy of a solution notebook: answers stubbed, outputs cleared."""
+    lab = nbformat.v4.new_notebook()
+    lab.metadata = {
+        "kernelspec": solution.metadata.get(
+            "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+        ),
+        "language_info": {"name": "python"},
+        "lab": dict(solution.metadata.get("lab", {})),
+    }
+    for index, cell in enumerate(solution.cells):
+        meta = {k: v for k, v in cell.get("metadata", {}).items() if k in _KEEP_CELL_META}
+        cell_id = cell.get("id") or f"cell-{index}"
+        if cell.cell_type == "code":
+            new = nbformat.v4.new_code_cell(strip_code(cell.source), metadata=meta)
+        elif cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(strip_markdown(cell.source), metadata=meta)
+        else:
+            new = nbformat.v4.new_raw_cell(cell.source, metadata=meta)
+        new["id"] = cell_id
+        lab.cells.append(new)
+    return lab
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def build_one(chapter: chapters.Chapter, write: bool = True) -> bool:
+    """Generate one lab; True when the file changed (or would change)."""
+    solution = nbformat.read(chapter.solution, as_version=4)
+    text = render(to_lab(solution))
+    current = chapter.lab.read_text() if chapter.lab.exists() else None
+    if current == text:
+        return False
+    if write:
+        chapter.lab.parent.mkdir(parents=True, exist_ok=True)
+        tmp = chapter.lab.with_suffix(".ipynb.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, chapter.lab)
+    return True
+
+
+def build_all() -> list[tuple[str, bool]]:
+    results = [(ch.lab.name, build_one(ch)) for ch in chapters.all_chapters()]
+    known = {ch.lab.name for ch in chapters.all_chapters()}
+    for extra in chapters.LABS.glob("*.ipynb"):
+        if extra.name not in known:  # a lab whose solution was removed
+            extra.unlink()
+            results.append((extra.name + " (removed)", True))
+    return results
+
+
+def stale_labs() -> list[str]:
+    stale = [ch.lab.name for ch in chapters.all_chapters() if build_one(ch, write=False)]
+    known = {ch.lab.name for ch in chapters.all_chapters()}
+    stale += [p.name + " (no solution)" for p in chapters.LABS.glob("*.ipynb") if p.name not in known]
+    return stale
+
+
+# --------------------------------------------------------------------------- run
+def budget(path: Path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return int(nb.metadata.get("lab", {}).get("budget_seconds", DEFAULT_BUDGET))
+
+
+@dataclass
+class RunResult:
+    chapter: str
+    name: str
+    status: str  # ok | failed | over budget
+    seconds: float
+    budget: int
+    output: Path
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = None,
+            progress: bool = True) -> RunResult:
+    """Run one notebook with papermill; the executed copy goes to $LAB_HOME/runs/."""
+    import papermill as pm
+
+    cfg = settings()
+    source = chapter.lab if labs else chapter.solution
+    if not source.exists():
+        raise LabError(f"{source.name} is missing; run `lab build`")
+    out_dir = ensure_dir(cfg.runs / ("labs" if labs else "solutions"))
+    output = out_dir / source.name
+    scale = scale or cfg.scale
+    limit = budget(source)
+    env_before = dict(os.environ)
+    # the kernel inherits these: strict checks for solutions, the chosen scale for lablib.data
+    os.environ["LAB_SCALE"] = scale
+    if not labs:
+        os.environ["LAB_CHECKS_STRICT"] = "1"
+    started = time.perf_counter()
+    error = ""
+    try:
+        pm.execute_notebook(
+            str(source), str(output), parameters={"SCALE": scale},
+            kernel_name="python3", progress_bar=progress, cwd=str(source.parent),
+            log_output=False, request_save_on_cell_execute=False,
+        )
+        status = "ok"
+    except pm.PapermillExecutionError as exc:
+        status = "failed"
+        error = f"cell {exc.cell_index} (execution {exc.exec_count}): {exc.ename}: {_first(exc.evalue)}"
+    except Exception as exc:  # noqa: BLE001 - a kernel that dies must still give a row
+        status = "failed"
+        error = f"{type(exc).__name__}: {_first(str(exc))}"
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    seconds = time.perf_counter() - started
+    if status == "ok" and scale == "ci" and seconds > limit:
+        status = "over budget"
+        error = f"took {seconds:.0f} s, budget {limit} s at CI scale"
+    return RunResult(chapter.number, source.name, status, seconds, limit, output, error)
+
+
+def _first(text: str) -> str:
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+def table(results: list[RunResult]) -> str:
+    rows = ["| chapter | notebook | status | seconds | budget |", "|---|---|---|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r.chapter} | {r.name} | {r.status} | {r.seconds:.1f} | {r.budget} |")
+    return "\n".join(rows)
+
+
+def save_outputs(executed: Path, solution: Path) -> None:
+    """Copy an executed run back into solutions/ (authors: `lab run NN --save`).
+
+    Drops what papermill adds (the injected-parameters cell, timings in metadata),
+    so the committed notebook differs from its source only by its outputs.
+    """
+    nb = nbformat.read(executed, as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    tmp = solution.with_suffix(".ipynb.tmp")
+    tmp.write_text(render(nb))
+    os.replace(tmp, solution)
+
+
+def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save: bool = False) -> int:
+    selected = chapters.select(names)
+    if save:
+        if labs:
+            raise LabError("--save writes solutions/, so it cannot be used with --labs")
+        scale = scale or "ci"  # committed outputs are the ones CI (nbval) compares against
+    if scale is not None:
+        _check_scale(scale)
+    results = []
+    for i, chapter in enumerate(selected, 1):
+        print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
+        result = execute(chapter, labs=labs, scale=scale)
+        results.append(result)
+        line = f"      {result.status} in {result.seconds:.1f} s"
+        print(line + (f" — {result.error}" if result.error else ""), flush=True)
+        if save and result.status in ("ok", "over budget"):  # the outputs are right either way
+            save_outputs(result.output, chapter.solution)
+            build_one(chapter)
+            print(f"      outputs saved to solutions/{chapter.solution.name}; labs/{chapter.lab.name} rebuilt")
+    summary = table(results)
+    print()
+    print(summary)
+    ensure_dir(settings().runs)
+    (settings().runs / "summary.md").write_text(summary + "\n")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        for r in failed:
+            print(f"error: {r.name} {r.status}: {r.error} (executed copy: {r.output})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_scale(scale: str) -> None:
+    if scale in ("ci", "small", "full"):
+        return
+    try:
+        if float(scale) > 0:
+            return
+    except ValueError:
+        pass
+    raise LabError(f"unknown scale '{scale}'; use ci, small, full or a positive number")

@@ -1,0 +1,123 @@
+"""Shared test set-up.
+
+Solution notebooks are executed once, by nbval (``pytest --nbval-lax
+solutions/``, see pyproject's addopts): every cell runs, cells marked
+``# NBVAL_CHECK_OUTPUT`` must reproduce their committed output (after
+tests/nbval_sanitize.cfg), failed checks raise (``LAB_CHECKS_STRICT=1``), each
+notebook gets a fresh ``LAB_HOME`` (so a chapter is proven to run alone), and
+its summed cell time must fit the budget in its metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lablib.config import settings
+
+pytest_plugins = [p for p in ("fixtures_services",) if
+                  (Path(__file__).parent / "fixtures_services.py").exists()]
+
+REPO = Path(__file__).resolve().parent.parent
+ORIGINAL_ENV = {k: os.environ.get(k) for k in ("LAB_HOME", "LAB_CHECKS_STRICT")}
+#: the jars resolved by `lab setup` for the real LAB_HOME, shared by every fresh test home
+SHARED_JARS = settings().jars
+NOTEBOOK_HOMES = Path(os.environ.get("LAB_TEST_HOMES", "")) if os.environ.get("LAB_TEST_HOMES") else None
+
+
+BASE_HOME = settings().home
+
+
+def notebook_home(notebook: str) -> Path:
+    """The fresh LAB_HOME a solution notebook ran in (tests reuse it to prove re-runs)."""
+    base = NOTEBOOK_HOMES or (BASE_HOME / "test-homes")
+    return base / f"home {Path(notebook).stem}"  # a space on purpose: paths with spaces must work
+
+
+def pytest_configure(config):
+    os.environ.setdefault("LAB_SCALE", "ci")
+    os.environ["LAB_JARS_DIR"] = str(SHARED_JARS)
+    config._nb_times = {}
+
+
+def _is_nbval(item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+def _leave_notebook_home() -> None:
+    """Stop services a notebook started in its home, and restore the suite's environment."""
+    if not os.environ.get("_LAB_NB_CURRENT"):
+        return
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True, timeout=120)
+    del os.environ["_LAB_NB_CURRENT"]
+    for key, value in ORIGINAL_ENV.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # runs before nbval starts the notebook's kernel, which inherits this environment
+    if not _is_nbval(item):
+        _leave_notebook_home()
+        return
+    nb = str(item.parent.path)
+    if os.environ.get("_LAB_NB_CURRENT") != nb:
+        import shutil
+
+        _leave_notebook_home()
+        home = notebook_home(nb)
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        os.environ["_LAB_NB_CURRENT"] = nb
+        os.environ["LAB_HOME"] = str(home)
+        os.environ["LAB_CHECKS_STRICT"] = "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    started = time.perf_counter()
+    yield
+    if _is_nbval(item):
+        times = item.config._nb_times
+        key = str(item.parent.path)
+        times[key] = times.get(key, 0.0) + time.perf_counter() - started
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not (_is_nbval(item) and call.when == "call" and report.passed):
+        return
+    siblings = [i for i in item.session.items if getattr(i, "parent", None) is item.parent]
+    if siblings and item is siblings[-1]:
+        from lablib.notebooks import budget
+
+        limit = budget(Path(item.parent.path))
+        spent = item.config._nb_times.get(str(item.parent.path), 0.0)
+        if os.environ.get("LAB_SCALE") == "ci" and spent > limit:
+            report.outcome = "failed"
+            report.longrepr = f"{Path(item.parent.path).name} took {spent:.0f} s, over its budget of {limit} s at CI scale"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _leave_notebook_home()
+    times = getattr(session.config, "_nb_times", {})
+    if times:
+        lines = ["| notebook | seconds |", "|---|---:|"]
+        lines += [f"| {Path(k).name} | {v:.1f} |" for k, v in sorted(times.items())]
+        out = BASE_HOME / "runs"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "nbval-times.md").write_text("\n".join(lines) + "\n")
+        except OSError:
+            pass

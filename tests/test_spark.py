@@ -1,0 +1,52 @@
+"""The session helper: one Delta-enabled session, everything under LAB_HOME."""
+
+import os
+import subprocess
+import sys
+
+import lablib
+from lablib import spark as get_spark
+
+
+def test_same_session_twice_with_delta_and_small_machine_settings():
+    spark = get_spark()
+    assert lablib.spark() is spark
+    conf = spark.conf
+    assert conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf.get("spark.sql.catalog.spark_catalog").endswith("DeltaCatalog")
+    assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
+    assert str(lablib.home()) in conf.get("spark.sql.warehouse.dir")
+
+
+def test_delta_round_trip_with_time_travel(tmp_path):
+    spark = get_spark()
+    path = str(tmp_path / "t")
+    spark.range(5).write.format("delta").save(path)
+    spark.range(5, 8).write.format("delta").mode("append").save(path)
+    assert spark.read.format("delta").load(path).count() == 8
+    assert spark.read.format("delta").option("versionAsOf", 0).load(path).count() == 5
+
+
+def test_kafka_and_avro_connectors_are_on_the_classpath():
+    spark = get_spark()
+    jvm = spark.sparkContext._jvm
+    for cls in ("org.apache.spark.sql.kafka010.KafkaSourceProvider",
+                "org.apache.spark.sql.avro.AvroFileFormat"):
+        assert jvm.java.lang.Class.forName(cls) is not None
+
+
+def test_a_lab_home_with_spaces_works(tmp_path):
+    home = tmp_path / "my lab home"
+    code = ("import lablib\ns = lablib.spark()\np = str(lablib.workdir('00') / 'x y')\n"
+            "s.range(3).write.format('delta').save(p)\nprint(s.read.format('delta').load(p).count(), lablib.rel(p))")
+    env = {**os.environ, "LAB_HOME": str(home), "LAB_JARS_DIR": str(lablib.home() / "jars")
+           if not os.environ.get("LAB_JARS_DIR") else os.environ["LAB_JARS_DIR"]}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "3 $LAB_HOME/scratch/ch00/x y"
+    assert (home / "scratch" / "ch00" / "x y" / "_delta_log").is_dir()
+
+
+def test_rel_hides_the_home():
+    assert lablib.rel(lablib.home() / "data" / "x.csv") == "$LAB_HOME/data/x.csv"
+    assert lablib.rel("/elsewhere/x") == "/elsewhere/x"
