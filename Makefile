@@ -35,10 +35,10 @@ lint: $(VENV)/.installed
 build: $(VENV)/.installed
 	$(LAB) build
 
-# services the tests start are stopped at the end, also when tests fail
+# the tests start the services they need and stop them at the end, also when they fail
 test: setup lint
 	$(LAB) build --check
-	$(BIN)/pytest ; status=$$? ; $(LAB) down all >/dev/null 2>&1 ; exit $$status
+	$(BIN)/pytest
 
 run: setup
 	$(LAB) run all

@@ -13,6 +13,7 @@ The public face, and all a notebook may use::
     uri = lablib.mlflow_uri()                # the MLflow tracking server (started if embedded)
     url = lablib.registry_url()              # the schema registry (started if embedded)
     lablib.check.ch02.dedupe(silver_orders)  # one line of feedback
+    with lablib.measure("join") as m: ...    # time, tasks, shuffle bytes, files read of a block
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from pathlib import Path
 
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
+from lablib.measure import measure
 from lablib.spark import spark
 
 __all__ = [
-    "spark", "reset", "workdir", "checkpoint", "rel", "home",
+    "spark", "measure", "reset", "workdir", "checkpoint", "rel", "home",
     "kafka_config", "mlflow_uri", "registry_url",
     "data", "check", "LabError",
 ]

@@ -53,7 +53,7 @@ def checks() -> list[tuple[str, bool, str]]:
     rows.append(("LAB_HOME", writable, str(home) if writable else f"{probe} is not writable: set LAB_HOME to a folder you own"))
     for name in jvm.jar_sets():
         ok = jvm.is_resolved(name)
-        rows.append((f"jars: {name}", ok, f"{len(list(jvm.jars_dir(name).glob('*.jar')))} jars" if ok else "missing or out of date: run `lab setup`"))
+        rows.append((f"jars: {name}", ok, f"{len(jvm._artifacts(jvm.jars_dir(name)))} files" if ok else "missing or out of date: run `lab setup`"))
     mem = _memory_gb()
     if mem is not None:
         rows.append(("memory", mem >= MIN_MEMORY_GB, f"{mem:.1f} GB available" + ("" if mem >= MIN_MEMORY_GB else f": close programs; the labs need {MIN_MEMORY_GB} GB")))

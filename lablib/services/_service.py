@@ -1,0 +1,248 @@
+"""What every embedded service shares: start, wait until ready, stop, status.
+
+A service (kafka.py, mlflow.py, registry.py) says how to prepare its folders,
+which command runs it, which ports it binds and how to tell it is ready; this
+module does the rest the same way for all three.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lablib.config import ensure_dir, settings
+from lablib.errors import LabError
+from lablib.services import _process
+
+
+class Service:
+    """One embedded service. Subclasses fill in the hooks below."""
+
+    name = ""  # kafka, mlflow, registry: the CLI word, the PID file and the log name
+    title = ""  # "Kafka broker", for messages
+    env_var = ""  # the variable that points at an external one instead
+    start_timeout = 90.0  # seconds; MLflow needs ~15 s, a cold Apicurio ~12 s on 2 cores
+    stop_grace = 30.0  # seconds of SIGTERM before SIGKILL (Kafka flushes its logs)
+
+    # -- hooks ------------------------------------------------------------------
+    def external(self) -> str | None:
+        """The configured external address, or None for the embedded service."""
+        raise NotImplementedError
+
+    def ports(self) -> list[int]:
+        raise NotImplementedError
+
+    def address(self) -> str:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Create folders, format storage, unpack: everything before the first start."""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str] | None:
+        return None
+
+    def ready(self) -> bool:
+        """One quick probe (a few seconds at most): does the service answer?"""
+        raise NotImplementedError
+
+    def check_external(self) -> None:
+        """Raise a LabError within 10 s when the external service does not answer."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------
+    @property
+    def log(self) -> Path:
+        return settings().logs / f"{self.name}.log"
+
+    def rel_log(self) -> str:
+        from lablib import rel
+
+        return rel(self.log)
+
+
+@dataclass(frozen=True)
+class Status:
+    service: str
+    state: str  # running, stopped, external, stale (PID file of a dead process), not ready
+    address: str
+    pid: int | None
+    uptime: float | None
+
+
+def status(svc: Service) -> Status:
+    ext = svc.external()
+    if ext is not None:
+        return Status(svc.name, "external", ext, None, None)
+    record = _process.read_pid(svc.name)
+    if record is None:
+        return Status(svc.name, "stopped", svc.address(), None, None)
+    if not _process.is_alive(record):
+        return Status(svc.name, "stale", svc.address(), record.pid, None)
+    state = "running" if svc.ready() else "not ready"
+    return Status(svc.name, state, svc.address(), record.pid, time.time() - record.started)
+
+
+@dataclass
+class _Launch:
+    svc: Service
+    proc: object  # subprocess.Popen
+    began: float
+
+
+def _launch(svc: Service) -> _Launch | None:
+    """Start the process unless it already runs; None when it does. Caller holds the lock."""
+    record = _process.read_pid(svc.name)
+    if record is not None:
+        if _process.is_alive(record):
+            return None
+        _process.remove_pid(svc.name)  # stale: the process died or the machine restarted
+    for port in svc.ports():
+        if _process.port_open(port):
+            raise LabError(
+                f"cannot start {svc.name}: port {port} on 127.0.0.1 is taken by another program; "
+                f"stop that program, or choose other ports (see `lab doctor` for the LAB_*_PORT settings)"
+            )
+    ensure_dir(settings().logs)
+    svc.prepare()
+    began = time.monotonic()
+    proc = _process.spawn(svc.command(), svc.log, env=svc.env(), cwd=settings().home)
+    _process.write_pid(svc.name, proc.pid, svc.ports())
+    return _Launch(svc, proc, began)
+
+
+def _wait(launch: _Launch) -> float:
+    """Block until the service is ready; on failure stop it and raise a LabError naming its log."""
+    svc, proc = launch.svc, launch.proc
+    deadline = launch.began + svc.start_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _process.remove_pid(svc.name)
+            why = _process.last_error_line(svc.log)
+            raise LabError(
+                f"{svc.title} exited while starting (code {proc.returncode}); read {svc.rel_log()}"
+                + (f": {why}" if why else "")
+            )
+        if svc.ready():
+            return time.monotonic() - launch.began
+        time.sleep(0.3)
+    _process.stop_session(proc.pid, grace=5)
+    _process.remove_pid(svc.name)
+    raise LabError(
+        f"{svc.title} did not become ready within {svc.start_timeout:.0f} s; "
+        f"read {svc.rel_log()} and try `lab up {svc.name}` again"
+    )
+
+
+def _wait_existing(svc: Service, timeout: float) -> None:
+    """A process we started earlier (maybe from another kernel) is still coming up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if svc.ready():
+            return
+        time.sleep(0.3)
+    raise LabError(
+        f"{svc.title} runs (PID file {_process.pid_file(svc.name)}) but does not answer on "
+        f"{svc.address()}; run `lab down {svc.name}` and `lab up {svc.name}`"
+    )
+
+
+def up(services: list[Service], log=print) -> None:
+    """`lab up`: start every stopped service (in parallel), report each; idempotent."""
+    launches = []
+    for svc in services:
+        ext = svc.external()
+        if ext is not None:
+            svc.check_external()
+            log(f"{svc.name}: external at {ext} ({svc.env_var}); nothing to start")
+            continue
+        with _process.lock(svc.name):
+            launch = _launch(svc)
+        if launch is None:
+            _wait_existing(svc, svc.start_timeout)
+            record = _process.read_pid(svc.name)
+            log(f"{svc.name}: already running on {svc.address()} (pid {record.pid if record else '?'})")
+        else:
+            launches.append(launch)
+    for launch in launches:  # they start side by side: the slowest decides the wait
+        seconds = _wait(launch)
+        svc = launch.svc
+        log(f"{svc.name}: started on {svc.address()} in {seconds:.1f} s (pid {launch.proc.pid}, log {svc.rel_log()})")
+
+
+def ensure(svc: Service) -> None:
+    """Make sure the embedded service answers; start it (one printed line) when it is down."""
+    with _process.lock(svc.name):
+        record = _process.read_pid(svc.name)
+        if record is not None and _process.is_alive(record):
+            launch = None
+        elif svc.ready():
+            # the same service already answers at this address (started from another
+            # LAB_HOME, say): a client only needs something that speaks the protocol there
+            return
+        else:
+            print(f"{svc.title} is not running: starting it on {svc.address()} …", end=" ", flush=True)
+            try:
+                launch = _launch(svc)
+            except LabError:
+                print("failed")
+                raise
+    if launch is None:
+        if not svc.ready():
+            _wait_existing(svc, svc.start_timeout)
+        return
+    try:
+        seconds = _wait(launch)
+    except LabError:
+        print("failed")
+        raise
+    print(f"ready in {seconds:.0f} s (log: {svc.rel_log()}; `lab down {svc.name}` stops it)")
+
+
+def down(services: list[Service], log=print) -> None:
+    """`lab down`: stop what `lab up` started (whole sessions), wait for exit and closed ports."""
+    import signal
+
+    stopping = []
+    for svc in services:
+        if svc.external() is not None:
+            log(f"{svc.name}: external ({svc.env_var}); not managed here")
+            continue
+        record = _process.read_pid(svc.name)
+        if record is None:
+            log(f"{svc.name}: not running")
+            continue
+        if not _process.is_alive(record):
+            _process.remove_pid(svc.name)
+            log(f"{svc.name}: not running (removed a stale PID file)")
+            continue
+        _process._signal_all(record.pid, signal.SIGTERM)  # all first, so they stop side by side
+        stopping.append((svc, record, time.monotonic()))
+    for svc, record, began in stopping:
+        with _process.lock(svc.name):
+            _process.stop_session(record.pid, grace=svc.stop_grace)
+            _process.remove_pid(svc.name)
+        left = _process.wait_ports_closed(list(record.ports))
+        note = f"; port {', '.join(map(str, left))} still open" if left else ""
+        log(f"{svc.name}: stopped (pid {record.pid}) in {time.monotonic() - began:.1f} s{note}")
+
+
+def format_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def table(rows: list[Status]) -> str:
+    head = ("service", "state", "address", "pid", "uptime")
+    body = [(s.service, s.state, s.address, str(s.pid or "-"), format_uptime(s.uptime)) for s in rows]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *body])

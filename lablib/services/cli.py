@@ -1,0 +1,42 @@
+"""`lab up`, `lab down`, `lab status`: the embedded services from the command line."""
+
+from __future__ import annotations
+
+CHOICES = ["kafka", "mlflow", "registry", "all"]
+
+
+def _up(args) -> int:
+    from lablib.services import _service, by_name
+
+    _service.up(by_name(args.services))
+    return 0
+
+
+def _down(args) -> int:
+    from lablib.services import _service, by_name
+
+    _service.down(by_name(args.services))
+    return 0
+
+
+def _status(args) -> int:
+    from lablib.services import SERVICES, _service
+
+    print(_service.table([_service.status(svc) for svc in SERVICES.values()]))
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Register `lab up`, `lab down`, `lab status` on the CLI's subparsers."""
+    s = subparsers.add_parser("up", help="start the embedded services (kafka, mlflow, registry or all)")
+    s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
+                   help="kafka, mlflow, registry or all (default)")
+    s.set_defaults(func=_up)
+
+    s = subparsers.add_parser("down", help="stop the embedded services that `lab up` started")
+    s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
+                   help="kafka, mlflow, registry or all (default)")
+    s.set_defaults(func=_down)
+
+    s = subparsers.add_parser("status", help="a table of the services: state, address, PID, uptime")
+    s.set_defaults(func=_status)

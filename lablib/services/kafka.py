@@ -1,0 +1,174 @@
+"""The embedded Apache Kafka broker: one KRaft node (broker + controller) from Maven jars.
+
+Storage lives in ``$LAB_HOME/kafka/data`` and is formatted on the first start;
+both listeners bind 127.0.0.1 only; the heap is capped so Spark keeps its
+memory. Ready means an AdminClient metadata request answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from lablib import jvm
+from lablib.config import ensure_dir, settings
+from lablib.errors import LabError
+from lablib.services import _process
+from lablib.services._service import Service
+
+HEAP = "512m"
+
+_LOG4J2 = """\
+# the embedded broker's log: INFO from Kafka, the chatty parts at WARN
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = out
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c{1})%n
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.network.name = org.apache.kafka.common.network
+logger.network.level = WARN
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+"""
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise LabError("Java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+    return java
+
+
+def _quiet_logger() -> logging.Logger:
+    # librdkafka reports every refused connection; a probe must stay silent
+    logger = logging.getLogger("lablib.services.kafka.probe")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger
+
+
+def metadata_answers(bootstrap: str, timeout: float) -> bool:
+    """An AdminClient metadata request answers within ``timeout`` seconds."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet_logger(),
+                         "socket.connection.setup.timeout.ms": int(timeout * 1000)})
+    try:
+        admin.list_topics(timeout=timeout)
+        return True
+    except KafkaException:
+        return False
+
+
+class Kafka(Service):
+    name = "kafka"
+    title = "Kafka broker"
+    env_var = "KAFKA_BOOTSTRAP_SERVERS"
+
+    def external(self) -> str | None:
+        return settings().kafka_bootstrap
+
+    def ports(self) -> list[int]:
+        cfg = settings()
+        return [cfg.kafka_port, cfg.kafka_controller_port]
+
+    def address(self) -> str:
+        return f"127.0.0.1:{settings().kafka_port}"
+
+    def bootstrap(self) -> str:
+        return self.external() or self.address()
+
+    @property
+    def folder(self) -> Path:
+        return settings().home / "kafka"
+
+    def _properties(self) -> str:
+        cfg = settings()
+        data = self.folder / "data"
+        return "\n".join([
+            "# written by lablib on every start: edit lablib/services/kafka.py, not this file",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{cfg.kafka_controller_port}",
+            f"log.dirs={data}",
+            # one node: every internal topic has one replica
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",  # the default 50 slows the first consumer group on 2 cores
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=4",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "num.partitions=1",
+            "auto.create.topics.enable=true",
+            "delete.topic.enable=true",
+            "group.initial.rebalance.delay.ms=0",  # labs start a consumer and expect data now
+            "log.retention.hours=168",
+            "log.segment.bytes=67108864",
+            "",
+        ])
+
+    def _classpath(self) -> str:
+        return os.pathsep.join(str(p) for p in jvm.jars("kafka"))
+
+    def java_command(self, main: str, *args: str, heap: str = HEAP) -> list[str]:
+        """A JVM on the kafka jar set (the broker, StorageTool, ProducerPerformance, Connect)."""
+        return [
+            _java(), f"-Xms{min(128, int(heap.rstrip('m')))}m", f"-Xmx{heap}",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
+            "-cp", self._classpath(), main, *args,
+        ]
+
+    def prepare(self) -> None:
+        folder = ensure_dir(self.folder)
+        props = folder / "server.properties"
+        props.write_text(self._properties())
+        (folder / "log4j2.properties").write_text(_LOG4J2)
+        if (folder / "data" / "meta.properties").exists():
+            return
+        # first start: format the KRaft storage with a fresh cluster id
+        tool = "kafka.tools.StorageTool"
+        out = subprocess.run(self.java_command(tool, "random-uuid", heap="256m"),
+                             capture_output=True, text=True, timeout=120)
+        cluster_id = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else ""
+        if not cluster_id:
+            raise LabError(f"could not create a Kafka cluster id: {out.stderr.strip()[-300:]}; run `lab setup` and try again")
+        fmt = subprocess.run(
+            self.java_command(tool, "format", "--standalone", "-t", cluster_id, "-c", str(props),
+                              "--ignore-formatted", heap="256m"),
+            capture_output=True, text=True, timeout=120,
+        )
+        with open(self.log, "a") as log:
+            log.write(fmt.stdout + fmt.stderr)
+        if fmt.returncode != 0:
+            raise LabError(f"formatting Kafka storage in {folder / 'data'} failed; read {self.rel_log()}")
+
+    def command(self) -> list[str]:
+        return self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
+
+    def ready(self) -> bool:
+        return _process.port_open(settings().kafka_port) and metadata_answers(self.address(), timeout=3)
+
+    def check_external(self) -> None:
+        bootstrap = self.external()
+        if not metadata_answers(bootstrap, timeout=8):
+            raise LabError(
+                f"Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS) did not answer within 8 s; start it or "
+                "fix the address, or unset KAFKA_BOOTSTRAP_SERVERS to use the embedded broker"
+            )

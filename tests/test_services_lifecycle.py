@@ -1,0 +1,121 @@
+"""`lab up / down / status` as a learner runs them, plus the failure messages and the chapter reset."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+import lablib
+from lablib.errors import LabError
+from lablib.services import SERVICES, _process, _service, reset_chapter
+
+pytestmark = pytest.mark.services
+
+
+def lab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lablib.cli", *args], capture_output=True, text=True, timeout=240)
+
+
+def states() -> dict[str, str]:
+    out = lab("status").stdout.splitlines()[1:]
+    return {line.split()[0]: line.split()[1] for line in out}
+
+
+def embedded() -> list:
+    return [svc for svc in SERVICES.values() if svc.external() is None]
+
+
+@pytest.fixture
+def restore_services(lab_services):
+    """Leave the services as the session fixture made them: running."""
+    yield
+    _service.up(embedded(), log=lambda line: None)
+
+
+def test_up_twice_down_twice_status_in_each_state(restore_services):
+    if len(embedded()) < 3:
+        pytest.skip("external services are not started or stopped here")
+    assert set(states().values()) == {"running"}
+    sessions = [_process.read_pid(s.name).pid for s in embedded()]
+
+    first = lab("down", "all")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("stopped (pid") == 3
+    assert set(states().values()) == {"stopped"}
+    second = lab("down")
+    assert second.returncode == 0 and second.stdout.count("not running") == 3
+    # nothing left behind: no process of their sessions, no open port
+    assert not any(_process.session_members(sid) for sid in sessions)
+    ports = [p for svc in embedded() for p in svc.ports()]
+    assert not [p for p in ports if _process.port_open(p)]
+
+    up = lab("up", "all")
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.count("started on") == 3
+    assert set(states().values()) == {"running"}
+    again = lab("up")
+    assert again.returncode == 0 and again.stdout.count("already running") == 3
+    assert set(states().values()) == {"running"}
+
+
+def test_port_taken_and_stale_pid_file(restore_services):
+    registry = SERVICES["registry"]
+    if registry.external() is not None:
+        pytest.skip("the embedded registry is not in use")
+    assert lab("down", "registry").returncode == 0
+    # a dead PID in the PID file: status says stale, up cleans it
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _process.pid_file("registry").write_text(json.dumps({"pid": dead.pid, "started": time.time(), "ticks": None,
+                                                         "ports": registry.ports()}))
+    assert states()["registry"] == "stale"
+    # the port held by another program: a one-line error that names the port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", registry.ports()[0]))
+        squatter.listen()
+        failed = lab("up", "registry")
+    assert failed.returncode == 1
+    assert f"port {registry.ports()[0]}" in failed.stderr and "Traceback" not in failed.stderr
+    assert not _process.pid_file("registry").exists()
+
+
+def test_unreachable_external_kafka_fails_fast(monkeypatch):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{port}")
+    began = time.monotonic()
+    with pytest.raises(LabError) as err:
+        lablib.kafka_config()
+    assert time.monotonic() - began < 10
+    assert f"127.0.0.1:{port}" in err.value.message and "KAFKA_BOOTSTRAP_SERVERS" in err.value.message
+
+
+def test_reset_chapter_removes_topics_experiments_subjects(lab_services, unique):
+    import mlflow
+    import requests
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"ch98.reset-{unique}"
+    admin = AdminClient(lablib.kafka_config())
+    admin.create_topics([NewTopic(topic, 1, 1), NewTopic(f"ch97.keep-{unique}", 1, 1)])[topic].result(30)
+    mlflow.set_tracking_uri(lablib.mlflow_uri())
+    mlflow.set_experiment(f"ch98-reset-{unique}")
+    url = lablib.registry_url()
+    requests.post(f"{url}/subjects/{topic}-value/versions", timeout=10,
+                  json={"schema": json.dumps({"type": "string"}), "schemaType": "AVRO"}).raise_for_status()
+
+    removed = reset_chapter("98")
+    assert f"topic {topic}" in removed
+    assert f"experiment ch98-reset-{unique}" in removed
+    assert f"subject {topic}-value" in removed
+    assert f"ch97.keep-{unique}" in admin.list_topics(timeout=10).topics
+    # the lab can run again: the same experiment name is free
+    mlflow.set_experiment(f"ch98-reset-{unique}")
+    assert reset_chapter("98") == [f"experiment ch98-reset-{unique}"]
+    reset_chapter("97")
