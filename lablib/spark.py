@@ -65,6 +65,19 @@ def _free_port(start: int, tries: int = 32) -> int:
     return start
 
 
+def _reachable(url: str, default_port: int, timeout: float = 5.0) -> bool:
+    """Can we open a TCP connection to any host:port of a spark:// or sc:// URL?"""
+    rest = url.split("://", 1)[-1].split("/", 1)[0].split(";", 1)[0]
+    for hostport in rest.split(","):
+        host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", str(default_port))
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port or default_port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def _local_conf() -> dict[str, str]:
     cfg = settings()
     spark_jars = jvm.jars("spark")
@@ -126,6 +139,11 @@ def spark():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if cfg.spark_remote:
+        if not _reachable(cfg.spark_remote, 15002):
+            raise LabError(
+                f"cannot reach Spark Connect at {cfg.spark_remote} (SPARK_REMOTE); start the server "
+                "or unset SPARK_REMOTE to run Spark locally"
+            )
         try:
             _session = SparkSession.builder.remote(cfg.spark_remote).getOrCreate()
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
@@ -135,6 +153,11 @@ def spark():
             ) from None
         return _session
     require_java()
+    if cfg.spark_master.startswith("spark://") and not _reachable(cfg.spark_master, 7077):
+        raise LabError(
+            f"cannot reach the Spark master at {cfg.spark_master} (LAB_SPARK_MASTER); start the "
+            "cluster or unset LAB_SPARK_MASTER to run Spark locally"
+        )
     conf = _local_conf()
     builder = SparkSession.builder
     for key, value in conf.items():

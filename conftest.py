@@ -17,24 +17,18 @@ from pathlib import Path
 import pytest
 
 from lablib.config import settings
+from tests.homes import notebook_home
 
-pytest_plugins = [p for p in ("fixtures_services",) if
-                  (Path(__file__).parent / "fixtures_services.py").exists()]
+pytest_plugins = ["tests.fixtures_services"]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent
 ORIGINAL_ENV = {k: os.environ.get(k) for k in ("LAB_HOME", "LAB_CHECKS_STRICT")}
 #: the jars resolved by `lab setup` for the real LAB_HOME, shared by every fresh test home
 SHARED_JARS = settings().jars
-NOTEBOOK_HOMES = Path(os.environ.get("LAB_TEST_HOMES", "")) if os.environ.get("LAB_TEST_HOMES") else None
+os.environ.setdefault("LAB_TEST_HOMES", str(settings().home / "test-homes"))
 
 
 BASE_HOME = settings().home
-
-
-def notebook_home(notebook: str) -> Path:
-    """The fresh LAB_HOME a solution notebook ran in (tests reuse it to prove re-runs)."""
-    base = NOTEBOOK_HOMES or (BASE_HOME / "test-homes")
-    return base / f"home {Path(notebook).stem}"  # a space on purpose: paths with spaces must work
 
 
 def pytest_configure(config):

@@ -1,0 +1,73 @@
+"""Every chapter runs a second time in a row, through `lab run`'s own machinery.
+
+The first run of each solution is nbval's (collected from solutions/ before
+this file; see conftest.py), in a fresh LAB_HOME per notebook. Here the same
+notebook runs again in that home with papermill, as `lab run` does: it must
+pass again, within budget, and print the same check lines as the committed
+solution. Run alone (`pytest tests/test_notebooks.py`), it makes the first
+run itself.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from homes import notebook_home
+
+from lablib import chapters, notebooks
+
+CHECK_LINE = re.compile(r"^[✅❌] .*$", re.M)
+
+
+def _check_lines(path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            lines += CHECK_LINE.findall(out.get("text", ""))
+    return lines
+
+
+def _leave(home) -> None:
+    # stop any service the notebook started in this home
+    subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True, timeout=120,
+                   env={**__import__("os").environ, "LAB_HOME": str(home)})
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("chapter", [ch.number for ch in chapters.all_chapters()])
+def test_second_run_in_a_row_gives_the_same_result(chapter, monkeypatch):
+    ch = chapters.get(chapter)
+    home = notebook_home(str(ch.solution))
+    first_needed = not (home / "scratch").exists()
+    home.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("LAB_HOME", str(home))
+    try:
+        runs = [notebooks.execute(ch, scale="ci", progress=False) for _ in range(2 if first_needed else 1)]
+    finally:
+        _leave(home)
+    last = runs[-1]
+    assert last.ok, f"{ch.name}: {last.status}: {last.error} (see {last.output})"
+    expected = _check_lines(ch.solution)
+    assert expected, f"{ch.name} has no check output committed"
+    assert _check_lines(last.output) == expected
+
+
+def test_lab_run_prints_its_table(tmp_path):
+    # a wrong scale is refused before anything runs; the table itself is printed by every `lab run`
+    proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "00", "--labs", "--scale", "ci"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "LAB_HOME": str(tmp_path / "h")})
+    assert "| chapter | notebook | status | seconds | budget |" in proc.stdout
+    assert "| 00 | 00_setup.ipynb |" in proc.stdout
+    # the learner's copy has blanks: its checks print ❌ (no traceback) until a demo cell needs the
+    # missing table, and the run then fails naming the notebook and the cell
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(r"error: 00_setup.ipynb failed: cell \d+ \(execution \d+\)", proc.stderr), proc.stderr
+    executed = nbformat.read(tmp_path / "h" / "runs" / "labs" / "00_setup.ipynb", as_version=4)
+    text = "\n".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "❌ puzzles: puzzles is still None" in text
