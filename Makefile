@@ -8,6 +8,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LAB    := $(BIN)/lab
 PORT   ?= $(or $(LAB_JUPYTER_PORT),8888)
+# Jupyter refuses to run as root unless told (containers and CI machines often are root)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test run up down lint build clean-lab system-deps
 
@@ -27,7 +29,7 @@ setup: system-deps $(VENV)/.installed
 
 lab: setup
 	$(LAB) up all
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser --ServerApp.root_dir="$(CURDIR)" labs/
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" labs/
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lablib tests benchmarks solutions
