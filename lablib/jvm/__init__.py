@@ -161,13 +161,20 @@ def _run_maven(name: str, out: Path) -> None:
 def _run_ivy(name: str, out: Path) -> None:
     """Resolve with spark-submit --packages (Spark's bundled Ivy), then copy the jars."""
     ivy = settings().home / "ivy"
+    odd = [str(c) for c in coordinates(name) if c.type != "jar" or c.classifier]
+    if odd:
+        raise LabError(
+            f"the '{name}' jar set needs Maven ({', '.join(odd)} is not a plain jar, which Spark's Ivy "
+            "cannot fetch): install Maven (`apt-get install maven`) and run `lab setup` again"
+        )
     packages = ",".join(
         f"{c.group}:{c.artifact}:{c.version}" for c in coordinates(name) if c.type == "jar"
     )
     noop = Path(tempfile.mkdtemp()) / "noop.py"
     noop.write_text("")
     submit = pyspark_home() / "bin" / "spark-submit"
-    cmd = [str(submit), "--packages", packages, "--conf", f"spark.jars.ivy={ivy}", str(noop)]
+    cmd = [str(submit), "--packages", packages, "--conf", f"spark.jars.ivy={ivy}",
+           "--conf", f"spark.jars.ivySettings={JVM_DIR / 'ivysettings.xml'}", str(noop)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         unresolved = re.findall(r"UNRESOLVED DEPENDENCIES.*?::\s+([\w.:\-]+)", proc.stderr, re.S)
