@@ -22,8 +22,8 @@ from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
 from lablib.services.registry import Registry
 
-__all__ = ["kafka_config", "mlflow_uri", "registry_url", "reset_chapter", "health", "add_commands",
-           "SERVICES", "by_name"]
+__all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
+           "add_commands", "SERVICES", "by_name"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
 
@@ -74,6 +74,19 @@ def registry_url() -> str:
     """The schema registry's Confluent-compatible URL (for ``SchemaRegistryClient``)."""
     _available("registry")
     return SERVICES["registry"].url()
+
+
+def connect_command(*properties, heap: str = "256m") -> list[str]:
+    """The command line of a Kafka Connect standalone worker on the Kafka jar set.
+
+    ``properties``: the worker's .properties file, then one file per connector
+    (``org.apache.kafka.connect.cli.ConnectStandalone``). Run it with ``subprocess``;
+    the worker talks to whatever ``bootstrap.servers`` its file names.
+    """
+    cmd = SERVICES["kafka"].java_command("org.apache.kafka.connect.cli.ConnectStandalone",
+                                         *(str(p) for p in properties), heap=heap)
+    cmd.insert(1, "-XX:TieredStopAtLevel=1")  # a short-lived worker: a quick start beats peak speed
+    return cmd
 
 
 # -- chapter reset -------------------------------------------------------------

@@ -1,0 +1,361 @@
+"""Checks of chapter 02, data analytics: cleansing, the star schema, SCD2, analytics questions.
+
+The truth is recomputed from the dataset files with pandas and the standard library (not with the
+learner's Spark code), and the counts are compared with the dirt report (lablib.data.dirt()).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from lablib.check import exercise, fail
+from lablib.check._spark import history, need_columns, need_dataframe
+
+ORDER_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%m/%d/%Y %H:%M:%S")
+CHANNELS = {"store", "web", "marketplace"}
+STATUSES = {"completed", "cancelled", "returned"}
+TRACKED = ("street", "city", "postal_code", "country", "email")
+STAR = ("fact_sales", "dim_date", "dim_product", "dim_store", "dim_customer")
+
+
+def _spark():
+    from lablib import spark
+
+    return spark()
+
+
+def _dirt(table: str) -> dict:
+    import lablib
+
+    return lablib.data.dirt()[table]
+
+
+def parse_order_ts(text: str | None) -> datetime | None:
+    """The order timestamp in any of the documented formats, or None."""
+    if text is None:
+        return None
+    for fmt in ORDER_TS_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=4)
+def _raw_orders(scale: str):
+    import pandas as pd
+
+    import lablib
+
+    df = pd.read_csv(lablib.data.path("orders"), dtype=str, keep_default_na=False)
+    return df.replace({"": None})
+
+
+def _scale() -> str:
+    from lablib.config import settings
+
+    return str(settings().scale)
+
+
+def _orders():
+    return _raw_orders(_scale())
+
+
+@exercise("02", hint="parse order_ts with each format (try_to_timestamp) and coalesce; lower(trim()) the codes")
+def clean_orders(df):
+    """Row-level cleansing of the raw orders, every row kept, compared with the dirt report."""
+    from pyspark.sql import functions as F
+
+    need_dataframe(df, "clean")
+    cols = ["order_id", "order_ts", "customer_id", "store_id", "channel", "status", "payment_method",
+            "total_amount", "amount_outlier"]
+    need_columns(df, cols, "clean")
+    types = dict(df.dtypes)
+    for col, want in (("order_ts", "timestamp"), ("total_amount", "decimal(12,2)"), ("amount_outlier", "boolean")):
+        if types[col] != want:
+            fail(f"{col} is {types[col]}, expected {want}")
+    dirt = _dirt("orders")
+    n = df.count()
+    if n != dirt["rows"]:
+        fail(f"{n:,} rows, the raw orders have {dirt['rows']:,}", "clean every row; deduplication comes next")
+    stats = df.agg(
+        F.sum(F.col("order_ts").isNull().cast("int")).alias("ts_null"),
+        F.sum(F.col("total_amount").isNull().cast("int")).alias("amount_null"),
+        F.sum(F.col("amount_outlier").cast("int")).alias("outliers"),
+        F.sum((F.col("payment_method") == "unknown").cast("int")).alias("unknown"),
+        F.sum(F.col("payment_method").isNull().cast("int")).alias("pm_null"),
+    ).first()
+    if stats.ts_null != dirt["malformed_dates"]["order_ts"]:
+        fail(f"{stats.ts_null} order_ts are null; only the {dirt['malformed_dates']['order_ts']} malformed ones "
+             "should be", "the mixed formats are MM/dd/yyyy HH:mm:ss and yyyy-MM-dd'T'HH:mm:ss'Z'")
+    bad_codes = df.where(~F.col("channel").isin(*CHANNELS) | ~F.col("status").isin(*STATUSES)).count()
+    if bad_codes:
+        fail(f"{bad_codes} row(s) still have a channel or status that is not a canonical code")
+    if stats.amount_null != dirt["na_strings"]["total_amount"]:
+        fail(f"{stats.amount_null} null total_amount, the export has {dirt['na_strings']['total_amount']} 'NA'")
+    if stats.outliers != dirt["outliers"]["total_amount"]:
+        fail(f"{stats.outliers} amounts flagged as outliers, the dirt report counts {dirt['outliers']['total_amount']}",
+             "valid amounts lie between 0 and 100000")
+    if stats.pm_null or stats.unknown != dirt["nulls"]["payment_method"]:
+        fail(f"payment_method: {stats.pm_null} null, {stats.unknown} 'unknown'; expected 0 and "
+             f"{dirt['nulls']['payment_method']}")
+    raw = _orders()
+    truth = Counter((o, parse_order_ts(t)) for o, t in zip(raw.order_id, raw.order_ts, strict=True))
+    got = Counter((r.order_id, r.order_ts) for r in df.select("order_id", "order_ts").collect())
+    if got != truth:
+        wrong = sum((truth - got).values())
+        fail(f"{wrong} order_ts differ from the raw values read in their own format",
+             "check the month/day order of the US format")
+    mixed = dirt["mixed_format_dates"]["order_ts"]
+    return (f"{n:,} rows; {mixed} mixed-format timestamps repaired, {stats.ts_null} malformed left null; "
+            f"{stats.amount_null} 'NA' amounts null, {stats.outliers} outliers flagged, codes canonical")
+
+
+@exercise("02", hint="a window per order_id ordered by _pos descending, keep row_number() == 1")
+def dedupe_orders(df):
+    """One row per order_id, the last one in the file kept; counts match the dirt report."""
+    from pyspark.sql import functions as F
+
+    need_dataframe(df, "silver_orders")
+    need_columns(df, ["order_id", "status"], "silver_orders")
+    dirt = _dirt("orders")
+    expected = dirt["rows"] - dirt["duplicate_rows"] - dirt["duplicate_keys"]
+    n = df.count()
+    dupes = n - df.select("order_id").distinct().count()
+    if dupes:
+        fail(f"{dupes} duplicate order_id remain", "keep one row per key, not per whole row")
+    if n != expected:
+        fail(f"{n:,} orders, expected {expected:,} (= {dirt['rows']:,} rows - {dirt['duplicate_rows']} "
+             f"duplicate rows - {dirt['duplicate_keys']} duplicate keys)")
+    raw = _orders()
+    last = raw.drop_duplicates("order_id", keep="last").set_index("order_id")
+    first = raw.drop_duplicates("order_id", keep="first").set_index("order_id")
+    differing = [o for o in last.index if str(first.status[o]).strip().lower() != str(last.status[o]).strip().lower()]
+    got = {r.order_id: r.status for r in df.where(F.col("order_id").isin(differing)).select("order_id", "status")
+           .collect()}
+    stale = [o for o in differing if str(got.get(o)).strip().lower() != str(last.status[o]).strip().lower()]
+    if stale:
+        fail(f"{len(stale)} order(s) kept an earlier status (e.g. {stale[0]})", "the later row in the file wins")
+    return f"{n:,} orders, one per order_id; {len(differing)} re-sent orders keep their latest status"
+
+
+def _clickstream_truth():
+    import lablib
+
+    seen, purchases, items, qty = set(), 0, 0, 0
+    for path in sorted(lablib.data.path("clickstream").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("action") != "purchase" or event["event_id"] in seen:
+                continue
+            seen.add(event["event_id"])
+            purchases += 1
+            for item in (event.get("cart") or {}).get("items") or []:
+                items += 1
+                qty += item["quantity"]
+    return purchases, items, qty
+
+
+@exercise("02", hint="deduplicate events, keep purchases, explode(cart.items), then select the struct fields")
+def cart_lines(df):
+    """One row per item of each distinct purchase event, with the session and item fields as columns."""
+    from pyspark.sql import functions as F
+
+    need_dataframe(df, "purchased_items")
+    cols = ["event_id", "order_id", "session_id", "user_id", "product_id", "quantity", "unit_price"]
+    need_columns(df, cols, "purchased_items")
+    nested = [c for c, t in df.dtypes if t.startswith(("struct", "array", "map"))]
+    if nested:
+        fail(f"column(s) {', '.join(nested)} are still nested", "select the struct fields into flat columns")
+    purchases, items, qty = _clickstream_truth()
+    got = df.agg(F.count("*").alias("n"), F.countDistinct("event_id").alias("events"),
+                 F.sum("quantity").alias("qty")).first()
+    if got.events != purchases:
+        fail(f"{got.events} purchase events, the files hold {purchases} distinct ones",
+             "drop the duplicated events (same event_id) and the corrupt lines")
+    if got.n != items or got.qty != qty:
+        fail(f"{got.n} item rows with {got.qty} units; expected {items} rows with {qty} units")
+    return f"{purchases} purchases flattened into {items} item rows ({qty} units)"
+
+
+def fact_truth():
+    """Expected fact rows, guests and net amount, from the files (pandas + Decimal)."""
+    import pandas as pd
+
+    import lablib
+
+    raw = _orders()
+    last = raw.drop_duplicates("order_id", keep="last")
+    last = last[last.order_ts.map(parse_order_ts).notna()]
+    lines = pd.read_parquet(lablib.data.path("order_lines"))
+    products = set(pd.read_parquet(lablib.data.path("products")).product_id)
+    merged = lines.merge(last[["order_id", "customer_id"]], on="order_id", how="inner")
+    merged = merged[merged.product_id.isin(products) & merged.quantity.between(1, 100)]
+    net = sum(
+        (Decimal(int(q)) * Decimal(str(p)) * (1 - Decimal(str(0 if pd.isna(d) else d)))).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP)
+        for q, p, d in zip(merged.quantity, merged.unit_price, merged.discount_pct, strict=True))
+    return len(merged), int(merged.customer_id.isna().sum()), net
+
+
+def _need_table(spark, name: str):
+    if not spark.catalog.tableExists(name):
+        fail(f"table {name} does not exist", "saveAsTable(\"ch02.<name>\") in Delta format")
+    detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    if detail.format != "delta":
+        fail(f"{name} is a {detail.format} table, not Delta")
+    return spark.table(name)
+
+
+@exercise("02", hint="join silver orders (with a timestamp) to their lines, drop orphans/outliers, look up keys")
+def fact_sales(table_name: str = "ch02.fact_sales"):
+    """The star schema's fact table: right grain, row count and money, and every key resolves."""
+    from pyspark.sql import functions as F
+
+    if table_name is None:
+        fail("the fact table's name is still None")
+    spark = _spark()
+    db = table_name.split(".")[0]
+    tables = {t: _need_table(spark, f"{db}.{t}") for t in STAR}
+    fact = tables["fact_sales"]
+    cols = ["order_id", "line_no", "date_key", "product_id", "store_id", "customer_sk", "quantity", "net_amount"]
+    need_columns(fact, cols, "fact_sales")
+    rows, guests, net = fact_truth()
+    n = fact.count()
+    if n != rows:
+        fail(f"{n:,} fact rows, expected {rows:,}",
+             "one row per order line of silver orders with a timestamp, known product and quantity 1..100")
+    grain = n - fact.select("order_id", "line_no").distinct().count()
+    if grain:
+        fail(f"{grain} duplicate (order_id, line_no) rows: the grain is one order line")
+    for col, dim, key in (("date_key", "dim_date", "date_key"), ("product_id", "dim_product", "product_id"),
+                          ("store_id", "dim_store", "store_id")):
+        orphans = fact.join(tables[dim], fact[col] == tables[dim][key], "left_anti").count()
+        if orphans:
+            fail(f"{orphans} fact row(s) have a {col} missing from {dim}")
+    unknown = fact.where(F.col("customer_sk") == -1).count()
+    if unknown != guests:
+        fail(f"{unknown} rows have customer_sk -1, expected {guests} guest lines",
+             "look the customer up in dim_customer by customer_id and validity range")
+    orphans = fact.where("customer_sk <> -1").join(tables["dim_customer"], "customer_sk", "left_anti").count()
+    if orphans:
+        fail(f"{orphans} fact row(s) point to a customer_sk missing from dim_customer")
+    got = fact.agg(F.sum("net_amount")).first()[0] or 0
+    if abs(Decimal(str(got)) - net) > Decimal("1.00"):
+        fail(f"net_amount sums to {got}, expected {net}", "round(quantity * unit_price * (1 - discount), 2), "
+             "null discount = 0")
+    return f"{n:,} order lines, {guests} by guests, every key resolves; net {net:,.2f} EUR"
+
+
+def scd2_truth():
+    """Expected (rows, current state per customer) of dim_customer after all update batches."""
+    import pandas as pd
+
+    import lablib
+
+    base = pd.read_csv(lablib.data.path("customers"), dtype=str, keep_default_na=False).drop_duplicates()
+    base["email"] = base.email.str.strip().str.lower()
+    state = {r.customer_id: tuple(getattr(r, c) for c in TRACKED) for r in base.itertuples()}
+    rows = len(state)
+    since = {}
+    for path in sorted(lablib.data.path("customer_updates").glob("*.csv")):
+        batch = pd.read_csv(path, dtype=str, keep_default_na=False)
+        batch = batch.sort_values("updated_at").drop_duplicates("customer_id", keep="last")
+        for r in batch.itertuples():
+            new = tuple(getattr(r, c) for c in TRACKED)
+            if state.get(r.customer_id) != new:
+                rows += 1
+                state[r.customer_id] = new
+                since[r.customer_id] = r.updated_at
+    return rows, state, since
+
+
+@exercise("02", hint="stage changed rows twice (merge_key = id to close, NULL to insert); keep the latest per key")
+def scd2(table_name: str = "ch02.dim_customer"):
+    """dim_customer after the three batches: versions, current rows and contiguous validity ranges."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if table_name is None:
+        fail("the table name is still None")
+    spark = _spark()
+    dim = _need_table(spark, table_name)
+    need_columns(dim, ["customer_sk", "customer_id", *TRACKED, "valid_from", "valid_to", "is_current"],
+                 table_name)
+    merges = [c for c in history(_delta_for(spark, table_name)) if c["operation"] == "MERGE"]
+    if len(merges) < 3:
+        fail(f"the table's history has {len(merges)} MERGE commit(s), expected one per batch (3)")
+    rows, state, since = scd2_truth()
+    n = dim.count()
+    current = dim.where("is_current")
+    per_key = current.groupBy("customer_id").count().where("count > 1").count()
+    if per_key:
+        fail(f"{per_key} customer(s) have more than one current row")
+    if current.count() != len(state):
+        fail(f"{current.count():,} current rows, expected one for each of {len(state):,} customers")
+    if n != rows:
+        fail(f"{n:,} rows in total, expected {rows:,} (each real change adds one version)",
+             "keep only the latest row per customer in a batch, and skip rows that change nothing")
+    got = {r.customer_id: tuple(r[c] for c in TRACKED) for r in current.select("customer_id", *TRACKED).collect()}
+    stale = [k for k, v in state.items() if got.get(k) != v]
+    if stale:
+        fail(f"{len(stale)} current row(s) do not hold the latest address/email (e.g. {stale[0]})")
+    w = Window.partitionBy("customer_id").orderBy("valid_from")
+    gaps = (dim.withColumn("next_from", F.lead("valid_from").over(w))
+            .where("(next_from IS NOT NULL AND (valid_to <> next_from OR is_current)) "
+                   "OR (next_from IS NULL AND (NOT is_current OR year(valid_to) < 9999))"))
+    bad = gaps.count()
+    if bad:
+        fail(f"{bad} version(s) whose valid_to is not the next version's valid_from (or an open end for the "
+             "current one)")
+    starts = {r.customer_id: str(r.valid_from)[:19] for r in current.select("customer_id", "valid_from").collect()}
+    wrong_from = [k for k, t in since.items() if starts.get(k) != str(t)[:19]]
+    if wrong_from:
+        fail(f"{len(wrong_from)} current version(s) are not valid from their batch row's updated_at "
+             f"(e.g. {wrong_from[0]})")
+    return (f"{n:,} versions of {len(state):,} customers, one current each, {n - len(state):,} closed; "
+            "validity ranges contiguous")
+
+
+def _delta_for(spark, name: str):
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forName(spark, name)
+
+
+@exercise("02", hint="count completed orders per customer_id and year, then the share with two or more")
+def repeat_rate(df, db: str = "ch02"):
+    """Repeat-customer rate per year over the star schema (completed orders, by durable customer_id)."""
+    from pyspark.sql import functions as F
+
+    need_dataframe(df, "repeat")
+    need_columns(df, ["year", "customers", "repeat_customers", "repeat_rate"], "repeat")
+    spark = _spark()
+    fact = spark.table(f"{db}.fact_sales").where("status = 'completed' AND customer_sk <> -1")
+    dim = spark.table(f"{db}.dim_customer").select("customer_sk", "customer_id")
+    per = (fact.join(dim, "customer_sk").groupBy(F.substring(F.col("date_key").cast("string"), 1, 4)
+                                                 .cast("int").alias("year"), "customer_id")
+           .agg(F.countDistinct("order_id").alias("orders")))
+    truth = {r.year: (r.customers, r.repeat) for r in per.groupBy("year").agg(
+        F.count("*").alias("customers"), F.sum((F.col("orders") >= 2).cast("int")).alias("repeat")).collect()}
+    got = {int(r.year): r for r in df.collect()}
+    if set(got) != set(truth):
+        fail(f"years {sorted(got)}, expected {sorted(truth)}")
+    for year, (customers, repeat) in sorted(truth.items()):
+        r = got[year]
+        if r.customers != customers or r.repeat_customers != repeat:
+            fail(f"{year}: {r.customers} customers / {r.repeat_customers} repeat, expected {customers} / {repeat}",
+                 "count distinct orders per customer_id (not per customer_sk, which changes with each version)")
+        if r.repeat_rate is None or abs(float(r.repeat_rate) - repeat / customers) > 1e-6:
+            fail(f"{year}: repeat_rate {r.repeat_rate}, expected {repeat / customers:.4f}")
+    last = max(truth)
+    return f"{len(truth)} years; {last}: {truth[last][1]:,} of {truth[last][0]:,} customers came back " \
+           f"({truth[last][1] / truth[last][0]:.1%})"

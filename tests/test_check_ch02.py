@@ -1,0 +1,216 @@
+"""Chapter 02's checks accept the right answer and reject wrong or missing ones.
+
+The right answers are built here the way the solution notebook builds them, on the `ci` data, in a
+database of their own (test_ch02) so the chapter's own tables are not touched.
+"""
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+import lablib
+from lablib.check import ch02
+
+DB = "test_ch02"
+TS_FORMATS = ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss'Z'", "MM/dd/yyyy HH:mm:ss"]
+CUSTOMER_COLUMNS = ["customer_id", "first_name", "last_name", "email", "phone", "street", "city",
+                    "postal_code", "country", "birth_date", "loyalty_tier"]
+FOREVER = "TIMESTAMP'9999-12-31 00:00:00'"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    s = lablib.spark()
+    s.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
+    s.sql(f"CREATE DATABASE {DB}")
+    yield s
+    s.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
+
+
+@pytest.fixture(scope="module")
+def raw(spark):
+    return lablib.data.read("orders").withColumn("_pos", F.monotonically_increasing_id()).cache()
+
+
+def cleaned(raw, formats=TS_FORMATS):
+    amount = F.expr("try_cast(total_amount AS DECIMAL(12,2))")
+    return raw.select(
+        "order_id", F.coalesce(*[F.try_to_timestamp("order_ts", F.lit(f)) for f in formats]).alias("order_ts"),
+        "customer_id", "store_id", F.lower(F.trim("channel")).alias("channel"),
+        F.lower(F.trim("status")).alias("status"),
+        F.coalesce("payment_method", F.lit("unknown")).alias("payment_method"),
+        amount.alias("total_amount"), F.coalesce(~amount.between(0, 100000), F.lit(False)).alias("amount_outlier"),
+        "session_id", "_pos")
+
+
+def latest(df):
+    w = Window.partitionBy("order_id").orderBy(F.col("_pos").desc())
+    return df.withColumn("rn", F.row_number().over(w)).where("rn = 1").drop("rn")
+
+
+def test_clean_orders(raw):
+    good = cleaned(raw)
+    assert ch02.clean_orders(good)
+    assert not ch02.clean_orders(None)
+    assert not ch02.clean_orders(cleaned(raw, TS_FORMATS[:1]))  # mixed formats not repaired
+    assert not ch02.clean_orders(cleaned(raw, [TS_FORMATS[0], TS_FORMATS[1], "dd/MM/yyyy HH:mm:ss"]))
+    assert not ch02.clean_orders(good.withColumn("channel", F.upper("channel")))  # codes not canonical
+    assert not ch02.clean_orders(good.drop("_pos").dropDuplicates())  # rows dropped
+    assert not ch02.clean_orders(good.withColumn("amount_outlier", F.lit(False)))
+    assert not ch02.clean_orders(good.withColumn("payment_method", F.expr("nullif(payment_method, 'unknown')")))
+
+
+def test_dedupe_orders(raw):
+    clean = cleaned(raw)
+    assert ch02.dedupe_orders(latest(clean))
+    assert not ch02.dedupe_orders(None)
+    assert not ch02.dedupe_orders(clean.drop("_pos").distinct())  # duplicate keys remain
+    w = Window.partitionBy("order_id").orderBy(F.col("_pos"))
+    earliest = clean.withColumn("rn", F.row_number().over(w)).where("rn = 1").drop("rn")
+    assert not ch02.dedupe_orders(earliest)  # keeps the first row, not the latest
+
+
+@pytest.fixture(scope="module")
+def events(spark):
+    clicks = lablib.data.read("clickstream").cache()
+    return clicks.where(F.col("_corrupt_record").isNull()).drop("_corrupt_record")
+
+
+def test_cart_lines(events):
+    def flat(ev):
+        return (ev.where("action = 'purchase'")
+                .select("event_id", "order_id", "session.session_id", "session.user_id",
+                        F.explode("cart.items").alias("item"))
+                .select("event_id", "order_id", "session_id", "user_id", "item.*"))
+
+    assert ch02.cart_lines(flat(events.dropDuplicates(["event_id"])))
+    assert not ch02.cart_lines(None)
+    assert not ch02.cart_lines(flat(events))  # duplicated events kept
+    nested = events.dropDuplicates(["event_id"]).where("action = 'purchase'").select(
+        "event_id", "order_id", "session.session_id", "session.user_id", F.explode("cart.items").alias("item"),
+        F.lit(1).alias("product_id"), F.lit(1).alias("quantity"), F.lit(1.0).alias("unit_price"))
+    assert not ch02.cart_lines(nested)  # still a struct column
+
+
+def customers_clean():
+    bd = F.col("birth_date")
+    repaired = (F.when(bd.rlike(r"^\d{2}\.\d{2}\.\d{4}$"), F.regexp_replace(bd, r"^(\d{2})\.(\d{2})\.(\d{4})$", "$3-$2-$1"))
+                .when(bd.rlike(r"^\d{4}/\d{2}/\d{2}$"), F.regexp_replace(bd, "/", "-")).otherwise(bd))
+    return (lablib.data.read("customers").distinct().withColumn("email", F.lower(F.trim("email")))
+            .withColumn("birth_date", F.try_to_date(repaired, "yyyy-MM-dd")))
+
+
+@pytest.fixture(scope="module")
+def star(spark, raw):
+    dim_date = spark.sql("SELECT explode(sequence(DATE'2022-01-01', DATE'2025-12-31')) AS date").select(
+        F.date_format("date", "yyyyMMdd").cast("int").alias("date_key"), "date", F.year("date").alias("year"))
+    dim_customer = (customers_clean().select(*CUSTOMER_COLUMNS, F.col("signup_date").cast("timestamp")
+                                             .alias("valid_from"))
+                    .withColumn("marketing_opt_in", F.lit(None).cast("boolean"))
+                    .withColumn("valid_to", F.expr(FOREVER)).withColumn("is_current", F.lit(True))
+                    .withColumn("customer_sk", F.xxhash64("customer_id", "valid_from")))
+    for name, df in [("dim_date", dim_date), ("dim_product", lablib.data.read("products")),
+                     ("dim_store", lablib.data.read("stores")), ("dim_customer", dim_customer)]:
+        df.write.format("delta").mode("overwrite").saveAsTable(f"{DB}.{name}")
+    silver = latest(cleaned(raw))
+    o = silver.where("order_ts IS NOT NULL").alias("o")
+    dc = spark.table(f"{DB}.dim_customer").alias("dc")
+    joined = o.join(dc, (F.col("o.customer_id") == F.col("dc.customer_id"))
+                    & (F.col("o.order_ts") >= F.col("dc.valid_from")) & (F.col("o.order_ts") < F.col("dc.valid_to")),
+                    "left")
+    discount = F.coalesce("discount_pct", F.lit(0.0))
+    fact = (joined.select("o.order_id", "o.order_ts", "o.store_id", "o.status",
+                          F.coalesce("dc.customer_sk", F.lit(-1).cast("bigint")).alias("customer_sk"))
+            .join(lablib.data.read("order_lines"), "order_id")
+            .join(spark.table(f"{DB}.dim_product").select("product_id"), "product_id", "left_semi")
+            .where(F.col("quantity").between(1, 100))
+            .select("order_id", "line_no", F.date_format("order_ts", "yyyyMMdd").cast("int").alias("date_key"),
+                    "product_id", "store_id", "customer_sk", "status", "quantity",
+                    F.round(F.col("quantity") * F.col("unit_price") * (1 - discount.cast("decimal(3,2)")), 2)
+                    .cast("decimal(12,2)").alias("net_amount")))
+    return fact
+
+
+def test_fact_sales(spark, star):
+    table = f"{DB}.fact_sales"
+    assert not ch02.fact_sales(table)  # not written yet
+    assert not ch02.fact_sales(None)
+    star.limit(100).write.format("delta").mode("overwrite").saveAsTable(table)
+    assert not ch02.fact_sales(table)  # rows missing
+    star.withColumn("customer_sk", F.lit(-1).cast("bigint")).write.format("delta").mode("overwrite") \
+        .option("overwriteSchema", True).saveAsTable(table)
+    assert not ch02.fact_sales(table)  # customers not looked up
+    star.write.format("delta").mode("overwrite").saveAsTable(table)
+    assert ch02.fact_sales(table)
+
+
+def apply_batch(spark, batch, table, tracked=ch02.TRACKED, keep_latest=True):
+    w = Window.partitionBy("customer_id").orderBy(F.col("updated_at").desc())
+    if keep_latest:
+        batch = batch.withColumn("rn", F.row_number().over(w)).where("rn = 1")
+    latest_rows = batch.select(*[c for c in CUSTOMER_COLUMNS if c != "birth_date"],
+                               F.to_date("birth_date").alias("birth_date"), "marketing_opt_in", "updated_at")
+    dim = DeltaTable.forName(spark, table)
+    current = dim.toDF().where("is_current").alias("cur")
+    changed = " OR ".join(f"NOT (cur.{c} <=> u.{c})" for c in tracked)
+    to_insert = (latest_rows.alias("u").join(current, F.col("u.customer_id") == F.col("cur.customer_id"))
+                 .where(changed).select("u.*"))
+    staged = (latest_rows.withColumn("merge_key", F.col("customer_id"))
+              .unionByName(to_insert.withColumn("merge_key", F.lit(None).cast("string"))))
+    values = {c: f"s.{c}" for c in CUSTOMER_COLUMNS + ["marketing_opt_in"]}
+    values.update({"valid_from": "s.updated_at", "valid_to": FOREVER, "is_current": "true",
+                   "customer_sk": "xxhash64(s.customer_id, s.updated_at)"})
+    (dim.alias("d").merge(staged.alias("s"), "d.customer_id = s.merge_key AND d.is_current")
+        .whenMatchedUpdate(condition=" OR ".join(f"NOT (d.{c} <=> s.{c})" for c in tracked),
+                           set={"is_current": "false", "valid_to": "s.updated_at"})
+        .whenNotMatchedInsert(values=values).execute())
+
+
+def test_scd2(spark, star):
+    updates = lablib.data.read("customer_updates").withColumn("batch", F.col("_metadata.file_name"))
+    batches = [r.batch for r in updates.select("batch").distinct().orderBy("batch").collect()]
+    base = spark.table(f"{DB}.dim_customer")
+    for name, kwargs in (("scd_good", {}), ("scd_no_latest", {"keep_latest": False}),
+                         ("scd_address_only", {"tracked": ("street", "city", "postal_code", "country")})):
+        base.write.format("delta").mode("overwrite").saveAsTable(f"{DB}.{name}")
+        for b in batches:
+            try:
+                apply_batch(spark, updates.where(F.col("batch") == b), f"{DB}.{name}", **kwargs)
+            except Exception as exc:  # noqa: BLE001 - Delta refuses two source rows for one target row
+                assert "MULTIPLE_SOURCE_ROW" in str(exc) and name == "scd_no_latest"
+                break
+    assert ch02.scd2(f"{DB}.scd_good")
+    assert not ch02.scd2(None)
+    assert not ch02.scd2(f"{DB}.scd_no_latest")  # Delta refused the batch with a customer twice
+    assert not ch02.scd2(f"{DB}.scd_address_only")  # e-mail changes missed
+    base.write.format("delta").mode("overwrite").saveAsTable(f"{DB}.scd_type1")
+    for b in batches:  # overwrite in place: no history
+        latest_rows = updates.where(F.col("batch") == b).withColumn("rn", F.row_number().over(
+            Window.partitionBy("customer_id").orderBy(F.col("updated_at").desc()))).where("rn = 1")
+        (DeltaTable.forName(spark, f"{DB}.scd_type1").alias("d").merge(latest_rows.alias("s"),
+                                                                        "d.customer_id = s.customer_id")
+         .whenMatchedUpdate(set={c: f"s.{c}" for c in ch02.TRACKED}).execute())
+    assert not ch02.scd2(f"{DB}.scd_type1")
+
+
+def test_repeat_rate(spark, star):
+    star.write.format("delta").mode("overwrite").saveAsTable(f"{DB}.fact_sales")
+    f = spark.table(f"{DB}.fact_sales")
+    dim = spark.table(f"{DB}.dim_customer").select("customer_sk", "customer_id")
+    per = (f.where("status = 'completed' AND customer_sk <> -1").join(dim, "customer_sk")
+           .withColumn("year", (F.col("date_key") / 10000).cast("int"))
+           .groupBy("year", "customer_id").agg(F.countDistinct("order_id").alias("orders")))
+    good = (per.groupBy("year").agg(F.count("*").alias("customers"),
+                                    F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
+            .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
+    assert ch02.repeat_rate(good, DB)
+    assert not ch02.repeat_rate(None, DB)
+    lines = (f.where("status = 'completed' AND customer_sk <> -1").join(dim, "customer_sk")
+             .withColumn("year", (F.col("date_key") / 10000).cast("int"))
+             .groupBy("year", "customer_id").agg(F.count("*").alias("orders")))  # lines, not orders
+    wrong = (lines.groupBy("year").agg(F.count("*").alias("customers"),
+                                       F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
+             .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
+    assert not ch02.repeat_rate(wrong, DB)
+    assert not ch02.repeat_rate(good.withColumn("repeat_rate", F.lit(0.5)), DB)
