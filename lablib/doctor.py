@@ -49,8 +49,12 @@ def checks() -> list[tuple[str, bool, str]]:
     ))
     home = cfg.home
     probe = home if home.exists() else next((p for p in home.parents if p.exists()), home)
-    writable = os.access(probe, os.W_OK)
-    rows.append(("LAB_HOME", writable, str(home) if writable else f"{probe} is not writable: set LAB_HOME to a folder you own"))
+    if not probe.is_dir():
+        rows.append(("LAB_HOME", False, f"{probe} is a file, not a folder: set LAB_HOME to a folder you own"))
+        probe = next(p for p in probe.parents if p.is_dir())
+    else:
+        writable = os.access(probe, os.W_OK)
+        rows.append(("LAB_HOME", writable, str(home) if writable else f"{probe} is not writable: set LAB_HOME to a folder you own"))
     for name in jvm.jar_sets():
         ok = jvm.is_resolved(name)
         rows.append((f"jars: {name}", ok, f"{len(jvm._artifacts(jvm.jars_dir(name)))} files" if ok else "missing or out of date: run `lab setup`"))

@@ -42,3 +42,25 @@ def history(table) -> list[dict]:
     """The commits of a DeltaTable, oldest first, as plain dicts."""
     rows = table.history().select("version", "operation", "operationParameters").collect()
     return sorted((r.asDict() for r in rows), key=lambda r: r["version"])
+
+
+def plan_text(df, mode: str = "simple") -> str:
+    """The text ``df.explain(mode)`` prints, as a string (for checks that look at the plan)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        df.explain(mode)
+    return buf.getvalue()
+
+
+def table_properties(spark, name: str) -> dict[str, str]:
+    """A catalog table's properties (SHOW TBLPROPERTIES) as a dict."""
+    return {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+
+
+def need_table(spark, name: str):
+    """Fail clearly unless the catalog knows table ``name``."""
+    if not name or not spark.catalog.tableExists(name):
+        fail(f"there is no table {name} in the catalog", "create it with saveAsTable or CREATE TABLE")
