@@ -89,9 +89,8 @@ def test_every_solution_declares_a_budget_and_parameters():
 
 def test_solutions_carry_no_absolute_paths_or_host_names():
     import os
-    import socket
-
     import re
+    import socket
 
     paths = [str(chapters.SOLUTIONS.parent), os.path.expanduser("~"), "/tmp"]
     host = socket.gethostname()
