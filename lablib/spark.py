@@ -87,9 +87,11 @@ def _local_conf() -> dict[str, str]:
     classpath = os.pathsep.join(str(p) for p in spark_jars)
     # quoted: LAB_HOME may contain spaces
     # C1 only: lab jobs are short, and on 2 cores the C2 compiler's CPU costs more than it
-    # gives back (a session + small Delta round trip: 42 s -> 31 s wall on this machine)
+    # gives back (a session + small Delta round trip: 42 s -> 31 s wall on this machine).
+    # C1-only shrinks the code cache to 48 MB, which Spark's generated code overflows
+    # ("Out of space in CodeCache"): give it the tiered default back.
     java_opts = (
-        "-XX:TieredStopAtLevel=1 "
+        "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m "
         f"-Dlog4j.configurationFile={_LOG4J.as_uri()} "
         f"'-Dlab.log.dir={cfg.logs}' '-Dderby.system.home={cfg.home / 'derby'}'"
     )
