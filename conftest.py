@@ -19,9 +19,8 @@ import pytest
 from lablib.config import settings
 from tests.homes import notebook_home
 
-pytest_plugins = ["tests.fixtures_services"]
+pytest_plugins = ["tests.fixtures_services", "tests.fixtures_data"]
 
-REPO = Path(__file__).resolve().parent
 ORIGINAL_ENV = {k: os.environ.get(k) for k in ("LAB_HOME", "LAB_CHECKS_STRICT")}
 #: the jars resolved by `lab setup` for the real LAB_HOME, shared by every fresh test home
 SHARED_JARS = settings().jars

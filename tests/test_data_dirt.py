@@ -14,22 +14,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import test_data_fixtures as shared
 
 TS = "%Y-%m-%d %H:%M:%S"
 TS_OTHER = ("%m/%d/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 DATE = "%Y-%m-%d"
 DATE_OTHER = ("%d.%m.%Y", "%Y/%m/%d")
-
-
-@pytest.fixture(scope="session")
-def ci_data(tmp_path_factory):
-    return shared.ci_dataset(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def ci_dirt(ci_data):
-    return shared.dirt_report(ci_data)
 
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import test_data_fixtures as shared
 
 from lablib.data import manifest, schema, tables
 from lablib.data.catalog import TABLES
@@ -18,16 +17,6 @@ from lablib.data.scales import resolve
 from lablib.errors import LabError
 
 _BUILD = "import sys; from lablib.data import build; build.build('ci', 42, quiet=True, dest=__import__('pathlib').Path(sys.argv[1]))"
-
-
-@pytest.fixture(scope="session")
-def ci_data(tmp_path_factory):
-    return shared.ci_dataset(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def ci_dirt(ci_data):
-    return shared.dirt_report(ci_data)
 
 
 

@@ -6,21 +6,9 @@ import json
 import os
 
 import pytest
-import test_data_fixtures as shared
 
 from lablib.data import streams
 from lablib.errors import LabError
-
-
-@pytest.fixture(scope="session")
-def ci_data(tmp_path_factory):
-    return shared.ci_dataset(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def ci_dirt(ci_data):
-    return shared.dirt_report(ci_data)
-
 
 
 @pytest.fixture
