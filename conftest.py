@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lablib.config import settings
-from tests.homes import notebook_home
+from tests.homes import FIRST_RUN_MARK, notebook_home
 
 pytest_plugins = ["tests.fixtures_services", "tests.fixtures_data"]
 
@@ -34,6 +34,9 @@ def pytest_configure(config):
     os.environ.setdefault("LAB_SCALE", "ci")
     os.environ["LAB_JARS_DIR"] = str(SHARED_JARS)
     config._nb_times = {}
+    # a mark from an earlier session does not count: only this session's nbval runs do
+    for stale in Path(os.environ["LAB_TEST_HOMES"]).glob(f"*/{FIRST_RUN_MARK}"):
+        stale.unlink(missing_ok=True)
 
 
 def _is_nbval(item) -> bool:
@@ -94,6 +97,9 @@ def pytest_runtest_makereport(item, call):
     siblings = [i for i in item.session.items if getattr(i, "parent", None) is item.parent]
     if siblings and item is siblings[-1]:
         from lablib.notebooks import budget
+
+        # tells tests/test_notebooks.py that the first run happened in this home
+        (notebook_home(str(item.parent.path)) / FIRST_RUN_MARK).touch()
 
         limit = budget(Path(item.parent.path))
         spent = item.config._nb_times.get(str(item.parent.path), 0.0)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: left in a notebook's home by conftest.py once nbval ran the whole notebook there
+FIRST_RUN_MARK = ".first-run-passed"
+
 
 def notebook_home(notebook: str) -> Path:
     """The fresh LAB_HOME a solution notebook ran in (tests reuse it to prove re-runs).

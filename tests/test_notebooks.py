@@ -16,7 +16,7 @@ import sys
 
 import nbformat
 import pytest
-from homes import notebook_home
+from homes import FIRST_RUN_MARK, notebook_home
 
 from lablib import chapters, notebooks
 
@@ -39,11 +39,11 @@ def _leave(home) -> None:
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("chapter", [ch.number for ch in chapters.all_chapters()])
+@pytest.mark.parametrize("chapter", [ch.name for ch in chapters.all_chapters()])
 def test_second_run_in_a_row_gives_the_same_result(chapter, monkeypatch):
     ch = chapters.get(chapter)
     home = notebook_home(str(ch.solution))
-    first_needed = not (home / "scratch").exists()
+    first_needed = not (home / FIRST_RUN_MARK).exists()
     home.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("LAB_HOME", str(home))
     try:
