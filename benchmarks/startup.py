@@ -70,7 +70,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--chapters", nargs="*", default=[c.number for c in chapters.all_chapters()])
+    ap.add_argument("--chapters", nargs="*", default=[c.name for c in chapters.all_chapters()])
     args = ap.parse_args()
     os.environ.setdefault("LAB_SCALE", "ci")
 

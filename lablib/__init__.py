@@ -75,7 +75,7 @@ def reset(chapter: str | int, scale: str | None = None) -> None:
     from lablib import chapters
     from lablib.notebooks import _check_scale
 
-    number = chapters.get(chapter).number
+    number = chapters.parts(chapter)[0].number  # every part of a chapter shares its namespace
     if scale is not None:
         _check_scale(str(scale))
         os.environ["LAB_SCALE"] = str(scale)

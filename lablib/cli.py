@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_build)
 
     s = sub.add_parser("run", help="execute notebooks headlessly (papermill)")
-    s.add_argument("chapters", nargs="*", default=["all"], metavar="NN", help="chapters, or all")
+    s.add_argument("chapters", nargs="*", default=["all"], metavar="NN", help="chapters (03 runs every part of chapter 03, 03b one part), or all")
     s.add_argument("--labs", action="store_true", help="run labs/ (learner copies) instead of solutions/")
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number")
     s.add_argument("--save", action="store_true",

@@ -1,4 +1,4 @@
-"""Checks of chapter 03, Spark deep dive and Delta Lake."""
+"""Checks of chapter 03 (Spark deep dive and Delta Lake), for all three of its parts: 03a, 03b, 03c."""
 
 from __future__ import annotations
 
