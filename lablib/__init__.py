@@ -14,6 +14,8 @@ The public face, and all a notebook may use::
     url = lablib.registry_url()              # the schema registry (started if embedded)
     lablib.check.ch02.dedupe(silver_orders)  # one line of feedback
     with lablib.measure("join") as m: ...    # time, tasks, shuffle bytes, files read of a block
+    lablib.bars([m1, m2], {"seconds": ...}, "title")  # those measurements side by side, one chart per metric
+    with lablib.spark_conf({"spark.sql.adaptive.enabled": False}): ...  # settings for one block only
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from pathlib import Path
 
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
-from lablib.measure import measure
-from lablib.spark import spark
+from lablib.measure import bars, measure
+from lablib.spark import spark, spark_conf
 
 __all__ = [
-    "spark", "measure", "reset", "workdir", "checkpoint", "rel", "home",
+    "spark", "spark_conf", "measure", "bars", "reset", "workdir", "checkpoint", "rel", "home",
     "kafka_config", "mlflow_uri", "registry_url",
     "data", "check", "LabError",
 ]

@@ -128,3 +128,26 @@ class measure:  # noqa: N801 - used like a function: `with lablib.measure(...)`
                         total += int(str(metric["value"]).replace(",", "").split()[0])
         if seen:
             self.result.files_read = total
+
+
+def bars(measurements: list[Measurement], metrics: dict, title: str) -> None:
+    """One horizontal bar chart per metric, one bar per measurement, side by side.
+
+        lablib.bars([m_smj, m_bhj], {"seconds": lambda m: m.seconds, "stages": lambda m: m.stages}, "joins")
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 0.55 * len(measurements) + 1.4))
+    axes = axes if len(metrics) > 1 else [axes]
+    labels = [m.label for m in measurements]
+    for ax, (name, get) in zip(axes, metrics.items(), strict=True):
+        values = [get(m) or 0 for m in measurements]
+        ax.barh(labels, values, color="tab:blue")
+        ax.invert_yaxis()
+        ax.set_title(name, fontsize=10)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:,.2f}" if isinstance(v, float) else f" {v:,}", va="center", fontsize=9)
+        ax.margins(x=0.25)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    plt.show()

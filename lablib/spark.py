@@ -8,6 +8,7 @@ point the same notebooks at a real cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -210,3 +211,24 @@ def ui_url() -> str | None:
     if _session is None or settings().spark_remote:
         return None
     return _session.sparkContext.uiWebUrl
+
+
+@contextlib.contextmanager
+def spark_conf(values: dict):
+    """Spark SQL settings for the length of a ``with`` block; the previous values come back after.
+
+        with lablib.spark_conf({"spark.sql.adaptive.enabled": False}):
+            ...
+    """
+    session = spark()
+    before = {key: session.conf.get(key, None) for key in values}
+    try:
+        for key, value in values.items():
+            session.conf.set(key, str(value))
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                session.conf.unset(key)
+            else:
+                session.conf.set(key, value)

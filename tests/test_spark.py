@@ -50,3 +50,17 @@ def test_a_lab_home_with_spaces_works(tmp_path):
 def test_rel_hides_the_home():
     assert lablib.rel(lablib.home() / "data" / "x.csv") == "$LAB_HOME/data/x.csv"
     assert lablib.rel("/elsewhere/x") == "/elsewhere/x"
+
+
+def test_spark_conf_holds_for_the_block_only_even_when_it_raises():
+    spark = get_spark()
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        with lablib.spark_conf({"spark.sql.shuffle.partitions": 7, "spark.lab.test.unset": "x"}):
+            assert spark.conf.get("spark.sql.shuffle.partitions") == "7"
+            assert spark.conf.get("spark.lab.test.unset") == "x"
+            raise RuntimeError("inside the block")
+    except RuntimeError:
+        pass
+    assert spark.conf.get("spark.sql.shuffle.partitions") == before
+    assert spark.conf.get("spark.lab.test.unset", None) is None

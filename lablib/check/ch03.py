@@ -13,6 +13,7 @@ from lablib.check._spark import (
     plan_text,
     table_properties,
 )
+from lablib.spark import spark_conf
 
 
 def _spark():
@@ -21,33 +22,12 @@ def _spark():
     return spark()
 
 
-class _conf:  # noqa: N801 - used like a function: `with _conf(spark, {...})`
-    """Set Spark SQL settings for a block and restore the previous values."""
-
-    def __init__(self, spark, settings: dict):
-        self.spark, self.settings = spark, settings
-
-    def __enter__(self):
-        self.before = {k: self.spark.conf.get(k, None) for k in self.settings}
-        for k, v in self.settings.items():
-            self.spark.conf.set(k, str(v))
-
-    def __exit__(self, *exc):
-        for k, v in self.before.items():
-            if v is None:
-                self.spark.conf.unset(k)
-            else:
-                self.spark.conf.set(k, v)
-        return False
-
-
 @exercise("03", hint="lines.join(F.broadcast(products), \"product_id\")")
 def broadcast_join(answer, lines, products):
     """``answer`` joins ``lines`` with ``products`` on product_id, the catalogue broadcast by a hint."""
-    spark = _spark()
     need_dataframe(answer, "lines_with_products")
     need_columns(answer, ["product_id", "order_id", "quantity", "category"], "lines_with_products")
-    with _conf(spark, {"spark.sql.autoBroadcastJoinThreshold": -1}):
+    with spark_conf({"spark.sql.autoBroadcastJoinThreshold": -1}):
         text = plan_text(answer.select("*"))  # a fresh plan, made with automatic broadcasting off
     if "SortMergeJoin" in text or "ShuffledHashJoin" in text:
         fail("with automatic broadcasting off, your join plans as a shuffle join",
