@@ -4,13 +4,7 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-import lablib
 from lablib.check import ch00
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return lablib.spark()
 
 
 @pytest.fixture()

@@ -7,13 +7,7 @@ import graphviz
 import pytest
 from pyspark.sql import functions as F
 
-import lablib
 from lablib.check import ch01
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return lablib.spark()
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,6 @@ FOREVER = "TIMESTAMP'9999-12-31 00:00:00'"
 
 
 @pytest.fixture(scope="module")
-def spark():
-    s = lablib.spark()
-    s.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
-    s.sql(f"CREATE DATABASE {DB}")
-    yield s
-    s.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
-
-
-@pytest.fixture(scope="module")
 def raw(spark):
     return lablib.data.read("orders").withColumn("_pos", F.monotonically_increasing_id()).cache()
 

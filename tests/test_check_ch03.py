@@ -12,15 +12,6 @@ from lablib.check import ch03
 DB = "test_ch03_checks"
 
 
-@pytest.fixture(scope="module")
-def spark():
-    session = lablib.spark()
-    session.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
-    session.sql(f"CREATE DATABASE {DB}")
-    yield session
-    session.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
-
-
 @pytest.fixture()
 def lines(spark):
     return spark.createDataFrame(

@@ -23,11 +23,6 @@ def clean_telemetry(raw, formats=TIME_FORMATS):
 
 
 @pytest.fixture(scope="module")
-def spark():
-    return lablib.spark()
-
-
-@pytest.fixture(scope="module")
 def telemetry(spark):
     return clean_telemetry(lablib.data.read("telemetry")).cache()
 

@@ -32,11 +32,6 @@ def admin(services):
     return AdminClient(lablib.kafka_config())
 
 
-@pytest.fixture(scope="module")
-def spark():
-    return lablib.spark()
-
-
 @pytest.fixture
 def new_topic(admin):
     made = []
