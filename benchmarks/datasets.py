@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="telemetry processes (default: cores, at most 4)")
     args = ap.parse_args()
 
+    import numpy as np
+
     from lablib.data import dims, sales, telemetry
     from lablib.data._io import write_csv, write_parquet
     from lablib.data.scales import DEFAULT_SEED, resolve
@@ -82,8 +84,9 @@ def main() -> None:
         people = dims.customers(seed, s.customers)
         _, prod = dims.products(seed, s.products)
         t0, c0 = time.perf_counter(), cpu_seconds()
-        o = sales.generate(seed, s, people, prod, s.stores)
-        orders, _ = sales.orders_table(seed, o, s.stores)
+        o, _ = sales.generate(seed, s, people, prod, s.stores)
+        no_sessions = np.full(len(o["ts"]), None, dtype=object)  # the clickstream is not timed here
+        orders, _ = sales.orders_table(seed, o, no_sessions, s.stores)
         b1 = write_csv(root / "orders.csv", orders)
         lines, _ = sales.lines_table(seed, o, s.products)
         b2 = write_parquet(root / "order_lines.parquet", lines)

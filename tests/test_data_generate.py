@@ -113,6 +113,38 @@ def test_orders_link_to_sessions_and_failures_to_telemetry(ci_data):
     assert len(purchases - sessions) <= 2  # a purchase line may only be lost to a corrupt line
 
 
+def _fingerprint(value) -> str:
+    """A digest of a generator's input (dicts of numpy arrays and lists), to see it change."""
+    import pickle
+
+    return hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
+
+
+def test_generators_leave_their_inputs_alone(tmp_path):
+    # each table's generator is a function of its inputs: it returns what it derives (signup
+    # days, the session of each web order) instead of writing into another table's arrays, so
+    # the order in which build.write_all calls them cannot change a file
+    from lablib.data import clickstream, dims, finance, sales
+
+    s = resolve("ci")
+    people = dims.customers(42, s.customers)
+    _, prod = dims.products(42, s.products)
+    before = {"people": _fingerprint(people), "prod": _fingerprint(prod)}
+    o, signup = sales.generate(42, s, people, prod, s.stores)
+    assert _fingerprint(people) == before["people"] and _fingerprint(prod) == before["prod"]
+    assert len(signup) == s.customers and "session" not in o
+    before["orders"] = _fingerprint(o)
+    _, sessions = clickstream.generate(42, s, o, prod, s.customers, tmp_path)
+    sales.orders_table(42, o, sessions, s.stores)
+    sales.lines_table(42, o, s.products)
+    finance.generate(42, o)
+    dims.customers_table(42, people, signup)
+    dims.customer_updates(42, people)
+    assert _fingerprint(o) == before["orders"]
+    assert _fingerprint(people) == before["people"] and _fingerprint(prod) == before["prod"]
+    assert sum(x is not None for x in sessions) > 0  # the web orders of the window got their sessions
+
+
 def test_tables_and_scales():
     assert tables() == list(TABLES) and "telemetry" in tables()
     assert resolve("ci").orders < resolve("small").orders < resolve("full").orders

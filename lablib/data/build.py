@@ -97,14 +97,16 @@ def write_all(seed: int, s: Scale, root: Path, workers: int | None = None) -> di
     write_csv(root / "stores.csv", t)
     clean("stores", t.num_rows)
 
+    # each generator is a function of what it is given and returns what it derives: the
+    # orders give the clickstream its purchases, the clickstream gives each web order its session
     people = dims.customers(seed, s.customers)
-    o = sales.generate(seed, s, people, prod, s.stores)
-    report["clickstream"] = clickstream.generate(seed, s, o, prod, s.customers, root)
-    t, report["orders"] = sales.orders_table(seed, o, s.stores)
+    o, signup = sales.generate(seed, s, people, prod, s.stores)
+    report["clickstream"], sessions = clickstream.generate(seed, s, o, prod, s.customers, root)
+    t, report["orders"] = sales.orders_table(seed, o, sessions, s.stores)
     write_csv(root / "orders.csv", t)
     t, report["order_lines"] = sales.lines_table(seed, o, s.products)
     write_parquet(root / "order_lines.parquet", t)
-    t, report["customers"] = dims.customers_table(seed, people)
+    t, report["customers"] = dims.customers_table(seed, people, signup)
     write_csv(root / "customers.csv", t)
     batches, report["customer_updates"] = dims.customer_updates(seed, people)
     for end, t in batches:

@@ -21,8 +21,9 @@ from lablib.data.scales import Scale
 RATES = {"duplicates": 0.005, "late": 0.005, "out_of_order": 0.01, "corrupt": 0.001}
 
 
-def _sessions(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int) -> list[dict]:
-    """All sessions of the window, each a dict with its events (clean, times in ms)."""
+def _sessions(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int) -> tuple[list, np.ndarray]:
+    """All sessions of the window, each a list of its events (clean, times in ms), and per order
+    the session that placed it (None for orders outside the web shop's window)."""
     r = rng(seed, "clickstream")
     start_day = SALES_END - scale.days + 1
     conv = np.nonzero((o["channel"] == 1) & (o["day"] >= start_day))[0]
@@ -50,6 +51,7 @@ def _sessions(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int) ->
 
     cats = sorted({x[1] for x in _ref.TOY_LINES})
     sessions = []
+    session_of_order = np.full(len(o["ts"]), None, dtype=object)
     for number, s in enumerate(order.tolist(), 1):
         sid = f"SES-{number:07d}"
         converting = s < len(conv)
@@ -78,7 +80,7 @@ def _sessions(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int) ->
             steps.append(("page_view", "/cart", "cart", list(cart), None))
             steps.append(("checkout", "/checkout", "checkout", list(cart), None))
             steps.append(("purchase", "/checkout/confirm", "confirmation", list(cart), f"O-{oi + 1:08d}"))
-            o["session"][oi] = sid
+            session_of_order[oi] = sid
         elif r.random() < 0.3:
             for _ in range(1 + int(r.random() < 0.3)):
                 pid = product()
@@ -109,12 +111,14 @@ def _sessions(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int) ->
             }))
             referrer = url
         sessions.append(events)
-    return sessions
+    return sessions, session_of_order
 
 
-def generate(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int, root: Path) -> dict:
-    """Write clickstream/ under root (and fill o["session"]); returns the dirt report."""
-    sessions = _sessions(seed, scale, o, prod, n_customers)
+def generate(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int,
+             root: Path) -> tuple[dict, np.ndarray]:
+    """Write clickstream/ under root; returns the dirt report and, per order, the session that
+    placed it (the orders' session_id column). The orders ``o`` are left as they were."""
+    sessions, session_of_order = _sessions(seed, scale, o, prod, n_customers)
     events = [e for s in sessions for e in s]
     ms = np.array([t for t, _ in events], dtype=np.int64)
     order = np.argsort(ms, kind="stable")
@@ -161,4 +165,4 @@ def generate(seed: int, scale: Scale, o: dict, prod: dict, n_customers: int, roo
         write_lines(root / "clickstream" / name, out)
         report["rows"] += len(out)
         report["files"] += 1
-    return report
+    return report, session_of_order

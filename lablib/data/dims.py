@@ -184,7 +184,8 @@ CUSTOMER_DIRT = {"duplicate_rows": 0.005, "email_casing": 0.01, "phone_na": 0.01
 
 
 def customers(seed: int, n: int) -> dict[str, list]:
-    """Clean customer records; sales later fixes each signup_date before the first order."""
+    """Clean customer records, with a first-drawn signup day (``_signup``); the sales generator
+    derives the final one, before each customer's first order."""
     r = rng(seed, "customers")
     people = _people(r, n, 1)
     people["_signup"] = day("2015-01-01") + r.integers(0, SALES_END - day("2015-01-01"), n)
@@ -192,8 +193,9 @@ def customers(seed: int, n: int) -> dict[str, list]:
     return people
 
 
-def customers_table(seed: int, people: dict[str, list]) -> tuple[pa.Table, dict]:
-    """The customers CSV with its dirt, and the dirt's exact counts."""
+def customers_table(seed: int, people: dict[str, list], signup: np.ndarray) -> tuple[pa.Table, dict]:
+    """The customers CSV with its dirt, and the dirt's exact counts. ``signup``: each customer's
+    signup day (from ``sales.generate``)."""
     n = len(people["customer_id"])
     r = rng(seed, "customers-dirt")
     rows = spoil.pick(r, n, spoil.sizes(n, CUSTOMER_DIRT))
@@ -209,7 +211,7 @@ def customers_table(seed: int, people: dict[str, list]) -> tuple[pa.Table, dict]
     k = len(rows["birth_outlier"])
     odd = np.where(r.random(k) < 0.5, day("1900-01-01"), day("2031-01-01") + r.integers(0, 365, k))
     cols["birth_date"] = spoil.replace(b, rows["birth_outlier"], date_text(odd))
-    cols["signup_date"] = dates(people["_signup"])
+    cols["signup_date"] = dates(signup)
     table = pa.table(cols)
     # exact duplicates right after their original (a double export)
     times = np.ones(n, dtype=np.int64)

@@ -44,8 +44,9 @@ def day_weights() -> tuple[np.ndarray, np.ndarray]:
     return days, growth * week * season
 
 
-def generate(seed: int, scale: Scale, people: dict, prod: dict, n_stores: int) -> dict:
-    """Clean orders and lines as arrays (dirt is added when the files are written)."""
+def generate(seed: int, scale: Scale, people: dict, prod: dict, n_stores: int) -> tuple[dict, np.ndarray]:
+    """Clean orders and lines as arrays (dirt is added when the files are written), and every
+    customer's signup day moved before their first order. ``people`` is left as it was."""
     r = rng(seed, "orders")
     n = scale.orders
     days, w = day_weights()
@@ -90,18 +91,20 @@ def generate(seed: int, scale: Scale, people: dict, prod: dict, n_stores: int) -
     buyers = customer >= 0
     np.minimum.at(first, customer[buyers], od[buyers])
     signup = np.asarray(people["_signup"])
-    people["_signup"] = np.where(first < signup, first - r.integers(0, 60, len(cw)), signup)
-    return {"ts": ts, "day": od, "channel": channel, "store": store, "customer": customer, "status": status,
-            "pay": pay, "total_cents": total, "cost_cents": cost, "line_order": line_order, "line_no": line_no,
-            "product": product, "qty": qty, "disc": disc, "unit_cents": unit,
-            "session": np.full(n, None, dtype=object)}
+    signup = np.where(first < signup, first - r.integers(0, 60, len(cw)), signup)
+    orders = {"ts": ts, "day": od, "channel": channel, "store": store, "customer": customer, "status": status,
+              "pay": pay, "total_cents": total, "cost_cents": cost, "line_order": line_order, "line_no": line_no,
+              "product": product, "qty": qty, "disc": disc, "unit_cents": unit}
+    return orders, signup
 
 
 def store_ids(n_stores: int) -> list[str]:
     return [f"S-{i:04d}" for i in range(1, n_stores + 1)] + ["S-WEB", "S-MKT1", "S-MKT2"]
 
 
-def orders_table(seed: int, o: dict, n_stores: int) -> tuple[pa.Table, dict]:
+def orders_table(seed: int, o: dict, sessions: np.ndarray, n_stores: int) -> tuple[pa.Table, dict]:
+    """The orders CSV with its dirt, and the dirt's exact counts. ``sessions``: per order, the
+    clickstream session that placed it, or None (``clickstream.generate`` derives them)."""
     n = len(o["ts"])
     r = rng(seed, "orders-dirt")
     rows = spoil.pick(r, n, spoil.sizes(n, ORDER_DIRT))
@@ -126,7 +129,7 @@ def orders_table(seed: int, o: dict, n_stores: int) -> tuple[pa.Table, dict]:
         "order_id": ids("O-", np.arange(1, n + 1), 8), "order_ts": ts, "customer_id": cust,
         "store_id": pa.array(store_ids(n_stores)).take(pa.array(o["store"])), "channel": channel,
         "status": status, "payment_method": pay, "total_amount": total,
-        "session_id": pa.array(o["session"].tolist(), pa.string()),
+        "session_id": pa.array(sessions.tolist(), pa.string()),
     })
     # re-sent rows land later in the export: exact copies, and copies whose status changed since
     dup, key = rows["duplicate_rows"], rows["duplicate_keys"]
