@@ -42,7 +42,8 @@ def _build(args) -> int:
 def _run(args) -> int:
     from lablib import notebooks
 
-    return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale, save=args.save)
+    return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale, save=args.save,
+                             strict=args.strict)
 
 
 def _progress(args) -> int:
@@ -69,9 +70,9 @@ def _progress(args) -> int:
 
 
 def _reset(args) -> int:
-    import lablib
+    from lablib.resetting import reset
 
-    lablib.reset(args.chapter)
+    reset(args.chapter)
     return 0
 
 
@@ -97,6 +98,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number")
     s.add_argument("--save", action="store_true",
                    help="authors: save the executed outputs into solutions/ (CI scale) and rebuild labs/")
+    s.add_argument("--strict", action="store_true",
+                   help="authors: fail a notebook over its time budget in c.u. at CI scale (always on with CI=true)")
     s.set_defaults(func=_run)
 
     s = sub.add_parser("progress", help="your checklist of exercises")
@@ -107,10 +110,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("chapter", metavar="NN")
     s.set_defaults(func=_reset)
 
-    from lablib import data, services
+    from lablib.data import cli as data_cli
+    from lablib.services import cli as services_cli
 
-    services.add_commands(sub)
-    data.add_commands(sub)
+    services_cli.add_commands(sub)
+    data_cli.add_commands(sub)
     return p
 
 

@@ -1,8 +1,27 @@
 """Every setting of the workbench, in one place.
 
-Each setting is an environment variable with a default. Values are read when
-asked for (not at import), so a test or a notebook can change the environment
-and see the change. Nothing else in lablib reads ``os.environ`` for these.
+Each setting is an environment variable with a default, listed in
+:data:`ENVIRONMENT`. Values are read when asked for (not at import), so a test or
+a notebook can change the environment and see the change. No other module of
+lablib reads ``os.environ`` (tests/test_architecture.py checks it); modules may
+only hand an environment on to the processes they start.
+
+How the dataset scale travels (one route, design note)
+------------------------------------------------------
+The scale is one value: LAB_SCALE as :func:`settings` reads it (``settings().scale``),
+and :mod:`lablib.data` reads it nowhere else.
+
+* A learner sets LAB_SCALE (or keeps the default, ``small``) and leaves the
+  notebook's parameter ``SCALE = None``.
+* ``lab run --scale X`` (and ``lab run --save``) hands X to the notebook only as
+  papermill's ``SCALE`` parameter; it does not touch the kernel's environment.
+  The notebook's first cell, ``lablib.reset("NN", scale=SCALE)``, is the one
+  place that turns the parameter into the kernel's setting: :func:`use_scale`
+  validates it and sets LAB_SCALE for this kernel and the processes it starts.
+* nbval (CI) runs notebooks as a learner would: LAB_SCALE=ci, ``SCALE = None``.
+
+Every scale a person types goes through :func:`validate_scale`, the one
+validator (``lab run``, ``lab data``, ``reset`` and ``lablib.data.scales.resolve``).
 """
 
 from __future__ import annotations
@@ -14,7 +33,9 @@ from pathlib import Path
 #: the repository checkout this lablib belongs to (lablib is installed editable)
 REPO = Path(__file__).resolve().parent.parent
 
+#: the named dataset scales; any other scale is a positive factor of ``small`` up to MAX_SCALE_FACTOR
 SCALES = ("ci", "small", "full")
+MAX_SCALE_FACTOR = 1000
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -32,6 +53,19 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number; unset it or give a number") from None
+
+
+def _positive(name: str) -> float | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise ValueError(f"{name}={raw!r} is not a positive number of seconds; unset it or give one")
+    return value
 
 
 @dataclass(frozen=True)
@@ -55,6 +89,9 @@ class Settings:
     jupyter_port: int
     ci: bool
     jars_override: Path | None = None
+    checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
+    java_home: Path | None = None  # the Java runtime of Spark and the embedded services
+    calibration_seconds: float | None = None  # None: measured (lablib.calibration)
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
@@ -132,7 +169,44 @@ def settings() -> Settings:
         jupyter_port=_int("LAB_JUPYTER_PORT", 8888),
         ci=_env("CI", "false").lower() in ("1", "true", "yes"),
         jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
+        checks_strict=_env("LAB_CHECKS_STRICT") == "1",
+        java_home=Path(_env("JAVA_HOME")).expanduser() if _env("JAVA_HOME") else None,
+        calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
     )
+
+
+def validate_scale(scale: str | float | int) -> str:
+    """A dataset scale as lablib names it (``"ci"``, ``"small"``, ``"full"`` or a number as
+    text), or one LabError. The only validator of scales: ``lab run --scale``, ``lab data
+    --scale``, ``lablib.reset(..., scale=)`` and the dataset generator all use it."""
+    import math
+
+    from lablib.errors import LabError
+
+    text = str(scale).strip().lower()
+    if text in SCALES:
+        return text
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = None
+    if factor is None or not math.isfinite(factor) or factor <= 0 or factor > MAX_SCALE_FACTOR:
+        raise LabError(
+            f"unknown dataset scale {str(scale)!r}: use {', '.join(SCALES)} or a positive number "
+            f"up to {MAX_SCALE_FACTOR} (a factor of small)"
+        )
+    return text
+
+
+def use_scale(scale: str | float | int) -> str:
+    """Make ``scale`` this process's LAB_SCALE (validated); returns it as :func:`validate_scale` names it.
+
+    ``lablib.reset(..., scale=SCALE)`` calls it: papermill's SCALE parameter becomes the
+    kernel's setting here and nowhere else (see the design note at the top of this module).
+    """
+    text = validate_scale(scale)
+    os.environ["LAB_SCALE"] = text
+    return text
 
 
 #: every environment variable lablib reads, with what it means (README and doctor print it)
@@ -153,6 +227,10 @@ ENVIRONMENT = {
     "SCHEMA_REGISTRY_URL": "an external schema registry; unset = the embedded one",
     "LAB_REGISTRY_PORT": "embedded schema registry port (default 8081)",
     "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` (default 8888)",
+    "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
+    "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
+    "CI": "true on CI machines (default false)",
+    "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it (to replay a verdict)",
 }
 
 

@@ -8,7 +8,7 @@ import sys
 
 from lablib import jvm
 from lablib.config import settings
-from lablib.spark import java_version
+from lablib.session import java_version
 
 MIN_MEMORY_GB = 4
 MIN_DISK_GB = 5

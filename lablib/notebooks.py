@@ -19,10 +19,11 @@ from pathlib import Path
 import nbformat
 
 from lablib import chapters
-from lablib.config import ensure_dir, settings
+from lablib.config import ensure_dir, settings, validate_scale
 from lablib.errors import LabError
 
-DEFAULT_BUDGET = 90  # seconds at CI scale; a chapter declares its own in metadata.lab.budget_seconds
+# A notebook's time budget is in calibration units (lablib.calibration), at CI scale, declared in
+# metadata.lab.budget_cu; a notebook that declares none gets the cap.
 _CODE_BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\b.*$")
 _CODE_END = re.compile(r"^\s*# END SOLUTION\b.*$")
 _STUB = re.compile(r"^\s*# STUB: ?(.*)$")
@@ -123,9 +124,12 @@ def stale_labs() -> list[str]:
 
 
 # --------------------------------------------------------------------------- run
-def budget(path: Path) -> int:
+def budget(path: Path) -> float:
+    """A notebook's budget in c.u. at CI scale (metadata.lab.budget_cu, at most LIMIT_CU)."""
+    from lablib.calibration import LIMIT_CU
+
     nb = nbformat.read(path, as_version=4)
-    return int(nb.metadata.get("lab", {}).get("budget_seconds", DEFAULT_BUDGET))
+    return float(nb.metadata.get("lab", {}).get("budget_cu", LIMIT_CU))
 
 
 @dataclass
@@ -134,9 +138,10 @@ class RunResult:
     name: str
     status: str  # ok | failed | over budget
     seconds: float
-    budget: int
+    budget: float  # c.u.
     output: Path
     error: str = ""
+    cu: float | None = None  # seconds in calibration units, when the run was calibrated
 
     @property
     def ok(self) -> bool:
@@ -144,8 +149,12 @@ class RunResult:
 
 
 def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = None,
-            progress: bool = True) -> RunResult:
-    """Run one notebook with papermill; the executed copy goes to $LAB_HOME/runs/."""
+            progress: bool = True, strict: bool = False, calibration=None) -> RunResult:
+    """Run one notebook with papermill; the executed copy goes to $LAB_HOME/runs/.
+
+    Time is always reported (in c.u. too when a ``calibration`` is given); it fails the run only
+    when ``strict`` (authors and CI) and the notebook ran at CI scale over its budget in c.u.
+    """
     import papermill as pm
 
     cfg = settings()
@@ -157,8 +166,9 @@ def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = N
     scale = scale or cfg.scale
     limit = budget(source)
     env_before = dict(os.environ)
-    # the kernel inherits these: strict checks for solutions, the chosen scale for lablib.data
-    os.environ["LAB_SCALE"] = scale
+    # the kernel inherits this: strict checks for solutions. The scale goes to the notebook only as
+    # its SCALE parameter; lablib.reset(..., scale=SCALE) makes it the kernel's LAB_SCALE (the one
+    # route, see lablib/config.py)
     if not labs:
         os.environ["LAB_CHECKS_STRICT"] = "1"
     started = time.perf_counter()
@@ -180,10 +190,16 @@ def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = N
         os.environ.clear()
         os.environ.update(env_before)
     seconds = time.perf_counter() - started
-    if status == "ok" and scale == "ci" and seconds > limit:
-        status = "over budget"
-        error = f"took {seconds:.0f} s, budget {limit} s at CI scale"
-    return RunResult(chapter.number, source.name, status, seconds, limit, output, error)
+    cu = None
+    if calibration is not None:
+        from lablib.calibration import verdict
+
+        judged = verdict(seconds, limit, calibration, confirm=strict and scale == "ci")
+        cu = judged.cu
+        if strict and status == "ok" and scale == "ci" and judged.over:
+            status = "over budget"
+            error = f"{judged.text} at CI scale ({calibration.describe()})"
+    return RunResult(chapter.number, source.name, status, seconds, limit, output, error, cu)
 
 
 def _first(text: str) -> str:
@@ -192,9 +208,11 @@ def _first(text: str) -> str:
 
 
 def table(results: list[RunResult]) -> str:
-    rows = ["| chapter | notebook | status | seconds | budget |", "|---|---|---|---:|---:|"]
+    rows = ["| chapter | notebook | status | seconds | c.u. | budget (c.u.) |",
+            "|---|---|---|---:|---:|---:|"]
     for r in results:
-        rows.append(f"| {r.chapter} | {r.name} | {r.status} | {r.seconds:.1f} | {r.budget} |")
+        cu = "" if r.cu is None else f"{r.cu:.1f}"
+        rows.append(f"| {r.chapter} | {r.name} | {r.status} | {r.seconds:.1f} | {cu} | {r.budget:g} |")
     return "\n".join(rows)
 
 
@@ -215,20 +233,28 @@ def save_outputs(executed: Path, solution: Path) -> None:
     os.replace(tmp, solution)
 
 
-def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save: bool = False) -> int:
+def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save: bool = False,
+            strict: bool = False) -> int:
+    """`lab run`: a learner's run reports time; ``strict`` (authors, and CI=true) also enforces budgets."""
+    from lablib import calibration
+
     selected = chapters.select(names)
+    strict = (strict or settings().ci) and not labs  # a learner's copy has no budget to keep
     if save:
         if labs:
             raise LabError("--save writes solutions/, so it cannot be used with --labs")
         scale = scale or "ci"  # committed outputs are the ones CI (nbval) compares against
     if scale is not None:
-        _check_scale(scale)
+        scale = validate_scale(scale)
+    cal = calibration.current()
+    print(cal.describe() + (" — budgets enforced (--strict)" if strict else " — time is reported, not enforced"),
+          flush=True)
     results = []
     for i, chapter in enumerate(selected, 1):
         print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
-        result = execute(chapter, labs=labs, scale=scale)
+        result = execute(chapter, labs=labs, scale=scale, strict=strict, calibration=cal)
         results.append(result)
-        line = f"      {result.status} in {result.seconds:.1f} s"
+        line = f"      {result.status} in {result.seconds:.1f} s = {result.cu:.1f} c.u."
         print(line + (f" — {result.error}" if result.error else ""), flush=True)
         if save and result.status in ("ok", "over budget"):  # the outputs are right either way
             save_outputs(result.output, chapter.solution)
@@ -246,13 +272,3 @@ def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save
         return 1
     return 0
 
-
-def _check_scale(scale: str) -> None:
-    if scale in ("ci", "small", "full"):
-        return
-    try:
-        if float(scale) > 0:
-            return
-    except ValueError:
-        pass
-    raise LabError(f"unknown scale '{scale}'; use ci, small, full or a positive number")

@@ -24,7 +24,7 @@ def test_run_unknown_chapter_is_one_sentence():
 
 def test_unknown_scale_is_one_sentence():
     proc = lab("run", "00", "--scale", "huge")
-    assert proc.returncode == 1 and "unknown scale 'huge'" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "unknown dataset scale 'huge'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_setup_is_idempotent_and_fast():

@@ -17,7 +17,12 @@ Writing a check (in ``lablib/check/chNN.py``)::
         return f"{df.count():,} orders, no duplicate order_id"
 
 A wrong or missing answer never raises a traceback at the learner: the check
-prints ❌ and returns a falsy :class:`Result`. Every result is recorded in
+prints ❌ and returns a falsy :class:`Result`. ``result.crashed`` tells the two
+kinds of ❌ apart: False when the check rejected the answer for a reason it
+names (it called :func:`fail`, or the cell still raises "your turn"), True when
+the check itself raised something unexpected (the learner reads "could not
+check your answer (…)"). Tests of a check assert the reason, so a crash never
+counts as a rejection. Every result is recorded in
 ``$LAB_HOME/progress.json`` (``lab progress`` shows it). When
 ``LAB_CHECKS_STRICT=1`` (``lab run`` sets it for solution notebooks) a failed
 check raises :class:`CheckFailed` after printing, so CI names the cell.
@@ -27,11 +32,11 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 import pkgutil
 from dataclasses import dataclass
 
 from lablib.check import progress
+from lablib.config import settings
 
 __all__ = ["exercise", "fail", "Result", "CheckFailed", "registry"]
 
@@ -62,6 +67,8 @@ class Result:
     passed: bool
     message: str
     hint: str | None = None
+    #: True when the check raised an unexpected exception instead of passing or calling fail()
+    crashed: bool = False
 
     def __bool__(self) -> bool:
         return self.passed
@@ -75,7 +82,8 @@ class Result:
         return text
 
     def __repr__(self) -> str:
-        return f"<check {self.chapter}.{self.exercise}: {'passed' if self.passed else 'failed'}>"
+        state = "passed" if self.passed else "crashed" if self.crashed else "failed"
+        return f"<check {self.chapter}.{self.exercise}: {state}>"
 
     def _ipython_display_(self):  # the line was printed already; show nothing twice
         pass
@@ -105,13 +113,14 @@ def exercise(chapter: str, hint: str | None = None, name: str | None = None):
                 result = Result(
                     chapter, ex_name, False,
                     f"could not check your answer ({type(exc).__name__}: {_first_line(exc)})", hint,
+                    crashed=True,
                 )
             print(result.line)
             try:
                 progress.record(result)
             except OSError:
                 pass  # feedback matters more than bookkeeping
-            if not result.passed and os.environ.get("LAB_CHECKS_STRICT") == "1":
+            if not result.passed and settings().checks_strict:
                 raise CheckFailed(result.line)
             return result
 

@@ -1,10 +1,20 @@
-"""Small helpers the chapter checks share (not part of the public API)."""
+"""Small helpers the chapter checks share (not part of the public API).
+
+Every check module takes the SparkSession from :func:`spark_session` and turns
+locations into paths with :func:`lablib.paths.local_path`, never by hand.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lablib.check import fail
+from lablib.paths import local_path, rel
+from lablib.session import spark
+
+
+def spark_session():
+    """The notebook's SparkSession (``lablib.spark()``, built on first use), the one way a
+    check reaches Spark."""
+    return spark()
 
 
 def need_dataframe(obj, what: str = "your answer"):
@@ -30,9 +40,7 @@ def need_delta(path, spark):
     if path is None:
         fail("the table path is still None")
     text = str(path)
-    if not (Path(text.removeprefix("file:")) / "_delta_log").is_dir():
-        from lablib import rel
-
+    if not (local_path(text) / "_delta_log").is_dir():
         fail(f"no Delta table at {rel(text)} (there is no _delta_log folder)",
              "write with .format(\"delta\") to that path")
     return DeltaTable.forPath(spark, text)

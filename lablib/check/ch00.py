@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lablib.check import exercise, fail
-from lablib.check._spark import history, need_columns, need_dataframe, need_delta
+from lablib.check._spark import history, need_columns, need_dataframe, need_delta, spark_session
 
 TOY_COLUMNS = ["sku", "name", "category", "price"]
 
@@ -28,9 +28,7 @@ def puzzles(answer, toys):
 @exercise("00", hint='toys.write.format("delta").mode("overwrite").save(toys_path)')
 def delta_table(path, toys):
     """``path`` holds a Delta table with the same rows as ``toys``."""
-    from lablib import spark as get_spark
-
-    spark = get_spark()
+    spark = spark_session()
     table = need_delta(path, spark)
     df = table.toDF()
     need_columns(df, TOY_COLUMNS, "the Delta table")
@@ -48,9 +46,7 @@ def plush_price_rise(path):
     """The latest version raised every Plush price by 10 % (rounded to cents), and only those."""
     from pyspark.sql import functions as F
 
-    from lablib import spark as get_spark
-
-    spark = get_spark()
+    spark = spark_session()
     table = need_delta(path, spark)
     commits = history(table)
     updates = [c for c in commits if c["operation"] in ("UPDATE", "MERGE")]
@@ -79,10 +75,8 @@ def time_travel(answer, path):
     """``answer`` is version 0 of the table at ``path``, read with time travel."""
     from pyspark.testing import assertDataFrameEqual
 
-    from lablib import spark as get_spark
-
     need_dataframe(answer, "original_toys")
-    spark = get_spark()
+    spark = spark_session()
     need_delta(path, spark)
     v0 = spark.read.format("delta").option("versionAsOf", 0).load(str(path))
     latest = spark.read.format("delta").load(str(path))

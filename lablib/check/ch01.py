@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from lablib.check import exercise, fail
-from lablib.check._spark import history, need_columns, need_dataframe, need_delta
+from lablib.check._spark import history, need_columns, need_dataframe, need_delta, spark_session
 
 #: the Mega Awesome Toys sources of the architecture decision, and the facts the check holds them to
 SOURCES = {
@@ -21,12 +21,6 @@ OPEN_TABLE_FORMATS = ("delta", "iceberg", "hudi")
 _PLACEHOLDERS = {"", "...", "todo", "tbd", "?"}
 
 
-def _spark():
-    from lablib import spark
-
-    return spark()
-
-
 @exercise("01", hint='spark.read.schema(orders.schema).option("header", True).csv(csv_path)')
 def typed_csv(answer, csv_path, reference):
     """``answer`` reads the CSV copy back with every column's type as in ``reference``."""
@@ -39,7 +33,7 @@ def typed_csv(answer, csv_path, reference):
     if wrong:
         fail("type(s) lost: " + "; ".join(wrong), "give the reader the schema instead of letting it guess")
     files = {f.rsplit("/", 1)[-1] for f in answer.inputFiles()}
-    csv_files = {f.rsplit("/", 1)[-1] for f in _spark().read.option("header", True).csv(str(csv_path)).inputFiles()}
+    csv_files = {f.rsplit("/", 1)[-1] for f in spark_session().read.option("header", True).csv(str(csv_path)).inputFiles()}
     if not files or files != csv_files:
         fail("this DataFrame was not read from the CSV copy", "read the files at csv_path")
     n, expected = answer.count(), reference.count()
@@ -59,7 +53,7 @@ def typed_csv(answer, csv_path, reference):
 def fit_bad_append(delta_path, batch):
     """The rejected ``batch`` was made to fit and appended once; the table's schema did not change."""
     need_dataframe(batch, "bad_batch")
-    spark = _spark()
+    spark = spark_session()
     table = need_delta(delta_path, spark)
     commits = history(table)
     appends = [c for c in commits[1:] if c["operation"] == "WRITE"
@@ -100,7 +94,7 @@ def same_question(sqlite_answer, spark_answer, parquet_path):
         fail("sqlite_answer is still None", "fetch the rows of your SQL query with .fetchall()")
     need_dataframe(spark_answer, "spark_answer")
     need_columns(spark_answer, ["channel", "revenue"], "spark_answer")
-    truth_rows = (_spark().read.parquet(str(parquet_path))
+    truth_rows = (spark_session().read.parquet(str(parquet_path))
                   .where((F.col("status") == "completed") & (F.year("order_ts") == 2024))
                   .groupBy("channel").agg(F.sum("total_amount").alias("revenue")).collect())
     truth = {r.channel: Decimal(str(r.revenue)) for r in truth_rows}

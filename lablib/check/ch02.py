@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from lablib.check import exercise, fail
-from lablib.check._spark import history, need_columns, need_dataframe
+from lablib.check._spark import history, need_columns, need_dataframe, spark_session
 
 ORDER_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%m/%d/%Y %H:%M:%S")
 CHANNELS = {"store", "web", "marketplace"}
@@ -22,16 +22,10 @@ TRACKED = ("street", "city", "postal_code", "country", "email")
 STAR = ("fact_sales", "dim_date", "dim_product", "dim_store", "dim_customer")
 
 
-def _spark():
-    from lablib import spark
-
-    return spark()
-
-
 def _dirt(table: str) -> dict:
-    import lablib
+    from lablib import data
 
-    return lablib.data.dirt()[table]
+    return data.dirt()[table]
 
 
 def parse_order_ts(text: str | None) -> datetime | None:
@@ -50,9 +44,9 @@ def parse_order_ts(text: str | None) -> datetime | None:
 def _raw_orders(scale: str):
     import pandas as pd
 
-    import lablib
+    from lablib import data
 
-    df = pd.read_csv(lablib.data.path("orders"), dtype=str, keep_default_na=False)
+    df = pd.read_csv(data.path("orders"), dtype=str, keep_default_na=False)
     return df.replace({"": None})
 
 
@@ -145,10 +139,10 @@ def dedupe_orders(df):
 
 
 def _clickstream_truth():
-    import lablib
+    from lablib import data
 
     seen, purchases, items, qty = set(), 0, 0, 0
-    for path in sorted(lablib.data.path("clickstream").glob("*.jsonl")):
+    for path in sorted(data.path("clickstream").glob("*.jsonl")):
         for line in path.read_text().splitlines():
             try:
                 event = json.loads(line)
@@ -190,13 +184,13 @@ def fact_truth():
     """Expected fact rows, guests and net amount, from the files (pandas + Decimal)."""
     import pandas as pd
 
-    import lablib
+    from lablib import data
 
     raw = _orders()
     last = raw.drop_duplicates("order_id", keep="last")
     last = last[last.order_ts.map(parse_order_ts).notna()]
-    lines = pd.read_parquet(lablib.data.path("order_lines"))
-    products = set(pd.read_parquet(lablib.data.path("products")).product_id)
+    lines = pd.read_parquet(data.path("order_lines"))
+    products = set(pd.read_parquet(data.path("products")).product_id)
     merged = lines.merge(last[["order_id", "customer_id"]], on="order_id", how="inner")
     merged = merged[merged.product_id.isin(products) & merged.quantity.between(1, 100)]
     net = sum(
@@ -222,7 +216,7 @@ def fact_sales(table_name: str = "ch02.fact_sales"):
 
     if table_name is None:
         fail("the fact table's name is still None")
-    spark = _spark()
+    spark = spark_session()
     db = table_name.split(".")[0]
     tables = {t: _need_table(spark, f"{db}.{t}") for t in STAR}
     fact = tables["fact_sales"]
@@ -259,14 +253,14 @@ def scd2_truth():
     """Expected (rows, current state per customer) of dim_customer after all update batches."""
     import pandas as pd
 
-    import lablib
+    from lablib import data
 
-    base = pd.read_csv(lablib.data.path("customers"), dtype=str, keep_default_na=False).drop_duplicates()
+    base = pd.read_csv(data.path("customers"), dtype=str, keep_default_na=False).drop_duplicates()
     base["email"] = base.email.str.strip().str.lower()
     state = {r.customer_id: tuple(getattr(r, c) for c in TRACKED) for r in base.itertuples()}
     rows = len(state)
     since = {}
-    for path in sorted(lablib.data.path("customer_updates").glob("*.csv")):
+    for path in sorted(data.path("customer_updates").glob("*.csv")):
         batch = pd.read_csv(path, dtype=str, keep_default_na=False)
         batch = batch.sort_values("updated_at").drop_duplicates("customer_id", keep="last")
         for r in batch.itertuples():
@@ -286,7 +280,7 @@ def scd2(table_name: str = "ch02.dim_customer"):
 
     if table_name is None:
         fail("the table name is still None")
-    spark = _spark()
+    spark = spark_session()
     dim = _need_table(spark, table_name)
     need_columns(dim, ["customer_sk", "customer_id", *TRACKED, "valid_from", "valid_to", "is_current"],
                  table_name)
@@ -338,7 +332,7 @@ def repeat_rate(df, db: str = "ch02"):
 
     need_dataframe(df, "repeat")
     need_columns(df, ["year", "customers", "repeat_customers", "repeat_rate"], "repeat")
-    spark = _spark()
+    spark = spark_session()
     fact = spark.table(f"{db}.fact_sales").where("status = 'completed' AND customer_sk <> -1")
     dim = spark.table(f"{db}.dim_customer").select("customer_sk", "customer_id")
     per = (fact.join(dim, "customer_sk").groupBy(F.substring(F.col("date_key").cast("string"), 1, 4)

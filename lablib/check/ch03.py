@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import unquote
-
 from lablib.check import exercise, fail
 from lablib.check._spark import (
     need_columns,
     need_dataframe,
     need_table,
     plan_text,
+    spark_session,
     table_properties,
 )
-from lablib.spark import spark_conf
-
-
-def _spark():
-    from lablib import spark
-
-    return spark()
+from lablib.paths import local_path
+from lablib.session import spark_conf
 
 
 @exercise("03", hint="lines.join(F.broadcast(products), \"product_id\")")
@@ -47,16 +40,17 @@ def pruned_month(answer, path, year, month):
     """``answer`` reads only the partition folder order_year=year/order_month=month of ``path``."""
     from pyspark.sql import functions as F
 
-    import lablib
+    from lablib.measuring import measure
+    from lablib.paths import rel
 
-    spark = _spark()
+    spark = spark_session()
     need_dataframe(answer, "november")
-    folder = Path(str(path).removeprefix("file:")) / f"order_year={year}" / f"order_month={month}"
+    folder = local_path(path) / f"order_year={year}" / f"order_month={month}"
     expected_files = len(list(folder.glob("*.parquet")))
-    total_files = len(list(Path(str(path).removeprefix("file:")).rglob("*.parquet")))
+    total_files = len(list(local_path(path).rglob("*.parquet")))
     if not expected_files:
-        fail(f"no files in {lablib.rel(folder)}; re-run the cell that writes the partitioned orders")
-    with lablib.measure("check: pruned_month") as m:
+        fail(f"no files in {rel(folder)}; re-run the cell that writes the partitioned orders")
+    with measure("check: pruned_month") as m:
         got = answer.count()
     truth = (spark.read.parquet(str(path))
              .where((F.year("order_ts") == year) & (F.month("order_ts") == month)).count())
@@ -76,9 +70,10 @@ def pruned_month(answer, path, year, month):
                      "ALTER TABLE ... SET TBLPROPERTIES ('data_owner' = 'retail-ops')")
 def external_table(name, path):
     """``name`` is an external Delta table at ``path`` with a comment, data_owner=retail-ops, all stores."""
-    import lablib
+    from lablib import data
+    from lablib.paths import rel
 
-    spark = _spark()
+    spark = spark_session()
     need_table(spark, name)
     table = spark.catalog.getTable(name)
     if table.tableType != "EXTERNAL":
@@ -86,19 +81,19 @@ def external_table(name, path):
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
     if detail["format"] != "delta":
         fail(f"{name} is stored as {detail['format']}, not delta")
-    where = Path(unquote(detail["location"].removeprefix("file:"))).resolve()  # managed locations are %-encoded
-    if where != Path(str(path).removeprefix("file:")).resolve():
-        fail(f"{name} lives at {lablib.rel(where)}, not at {lablib.rel(path)}")
+    where = local_path(detail["location"]).resolve()  # managed locations are %-encoded
+    if where != local_path(path).resolve():
+        fail(f"{name} lives at {rel(where)}, not at {rel(path)}")
     if not (table.description or "").strip():
         fail(f"{name} has no comment", "COMMENT ON TABLE ... IS '...'")
     props = table_properties(spark, name)
     if props.get("data_owner") != "retail-ops":
         fail(f"property data_owner is {props.get('data_owner')!r}, expected 'retail-ops'")
-    expected = {r.store_id for r in lablib.data.read("stores").select("store_id").collect()}
+    expected = {r.store_id for r in data.read("stores").select("store_id").collect()}
     got = [r.store_id for r in spark.table(name).select("store_id").collect()]
     if len(got) != len(expected) or set(got) != expected:
         fail(f"{name} has {len(got)} rows, the stores dataset {len(expected)} distinct stores")
-    return f"external Delta table {name} at {lablib.rel(path)}: {len(got)} stores, comment and data_owner set"
+    return f"external Delta table {name} at {rel(path)}: {len(got)} stores, comment and data_owner set"
 
 
 @exercise("03", hint="DeltaTable.forName(...).alias(\"t\").merge(price_updates.alias(\"u\"), \"t.product_id = "
@@ -108,7 +103,7 @@ def upsert(name, updates):
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    spark = _spark()
+    spark = spark_session()
     need_dataframe(updates, "price_updates")
     need_table(spark, name)
     commits = DeltaTable.forName(spark, name).history().select("version", "operation").collect()
@@ -147,9 +142,9 @@ def upsert(name, updates):
                      "ALTER TABLE ... ADD CONSTRAINT quantity_range CHECK (quantity BETWEEN 1 AND 100)")
 def quantity_rule(name, raw_lines):
     """``name`` lost exactly its out-of-range quantities and carries the CHECK constraint quantity_range."""
-    import lablib
+    from lablib import data
 
-    spark = _spark()
+    spark = spark_session()
     need_dataframe(raw_lines, "lines")
     need_table(spark, name)
     table = spark.table(name)
@@ -180,7 +175,7 @@ def quantity_rule(name, raw_lines):
         spark.sql(f"DELETE FROM {name} WHERE order_id = 'O-CHECK'")
         fail("Delta accepted a line with quantity 0", "the constraint must be quantity BETWEEN 1 AND 100")
     removed = raw_lines.count() - got
-    seeded = lablib.data.dirt().get("order_lines", {}).get("outliers", {}).get("quantity")
+    seeded = data.dirt().get("order_lines", {}).get("outliers", {}).get("quantity")
     extra = f" (the dataset seeded {seeded})" if seeded is not None else ""
     return f"{removed} out-of-range line(s) removed{extra}, {got:,} kept; CHECK ({rule}) enforced"
 
@@ -191,9 +186,9 @@ def clustered(name, source_path):
     """``name`` is liquid clustered by machine_id, optimized, holds every row of ``source_path``."""
     from delta.tables import DeltaTable
 
-    import lablib
+    from lablib.measuring import measure
 
-    spark = _spark()
+    spark = spark_session()
     need_table(spark, name)
     detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
     cols = list(detail["clusteringColumns"] or [])
@@ -206,7 +201,7 @@ def clustered(name, source_path):
     if got != expected:
         fail(f"{name} has {got:,} rows, the source table {expected:,}")
     query = spark.table(name).where("machine_id = 'M-00007'")
-    with lablib.measure("check: clustered") as m:
+    with measure("check: clustered") as m:
         query.count()
     files = detail["numFiles"]
     if m.files_read is not None and files > 1 and m.files_read >= files:

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 
 from lablib.check import exercise, fail
-from lablib.check._spark import need_columns, need_dataframe, need_delta
+from lablib.check._spark import need_columns, need_dataframe, need_delta, spark_session
+from lablib.paths import local_path
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
 STATUSES = {"RUNNING", "IDLE", "WARNING", "FAILURE", "MAINTENANCE"}
@@ -22,16 +23,10 @@ KEY = ["machine_id", "event_time"]
 
 
 # --------------------------------------------------------------------------- the truth, from raw files
-def _spark():
-    from lablib import spark
-
-    return spark()
-
-
 def _telemetry_files() -> list[Path]:
-    import lablib
+    from lablib import data
 
-    folder = lablib.data.path("telemetry")
+    folder = data.path("telemetry")
     return sorted(p for p in folder.iterdir() if p.suffix == ".csv" and not p.name.startswith((".", "_")))
 
 
@@ -83,23 +78,13 @@ def _files_key(paths) -> tuple[str, ...]:
 def _landing_files(landing) -> list[Path]:
     if landing is None:
         fail("the landing folder is None")
-    folder = Path(str(landing).removeprefix("file:"))
+    folder = local_path(landing)
     files = sorted(p for p in folder.glob("*.csv") if not p.name.startswith((".", "_")))
     if not files:
-        from lablib import rel
+        from lablib.paths import rel
 
         fail(f"no batch files in {rel(folder)}; run the replayer cell first")
     return files
-
-
-def _local(path) -> str:
-    """A local path from a path or a file: URI (Spark's logs store URIs, with %20 for spaces)."""
-    text = str(path)
-    if text.startswith("file:"):
-        from urllib.parse import unquote, urlparse
-
-        return unquote(urlparse(text).path)
-    return text
 
 
 def _to_pandas(df, columns):
@@ -109,9 +94,9 @@ def _to_pandas(df, columns):
 def _machines():
     import pandas as pd
 
-    import lablib
+    from lablib import data
 
-    return pd.read_csv(lablib.data.path("machines"), dtype=str)[["machine_id", "factory_id", "machine_type"]]
+    return pd.read_csv(data.path("machines"), dtype=str)[["machine_id", "factory_id", "machine_type"]]
 
 
 def _sample(keys, n=1) -> str:
@@ -210,9 +195,9 @@ def partitioned(path):
     """``path``: the cleaned telemetry as Parquet, partitioned by event_date, exactly one file per date."""
     if path is None:
         fail("by_day_path is still None")
-    root = Path(_local(path))
+    root = local_path(path)
     if not root.is_dir():
-        from lablib import rel
+        from lablib.paths import rel
 
         fail(f"nothing written at {rel(root)}")
     truth = _clean(_files_key(_telemetry_files()))
@@ -232,7 +217,7 @@ def partitioned(path):
         k = next(iter(many))
         fail(f"{len(many)} date folder(s) do not hold exactly one file (e.g. {k}: {many[k]} files)",
              "repartition by the partition column before writing, so each date lands in one task")
-    n = _spark().read.parquet(str(root)).count()
+    n = spark_session().read.parquet(str(root)).count()
     if n != len(truth):
         fail(f"{n:,} rows in the files, the cleaned telemetry has {len(truth):,}")
     return f"{len(parts)} date folders, one file each, {n:,} readings"
@@ -241,10 +226,10 @@ def partitioned(path):
 # --------------------------------------------------------------------------- 4. watermark
 def _batches(checkpoint: str) -> tuple[dict[int, list[str]], int]:
     """The files each micro-batch of a file-source query read, and the last committed batch id."""
-    root = Path(_local(checkpoint))
+    root = local_path(checkpoint)
     src = root / "sources" / "0"
     if not src.is_dir():
-        from lablib import rel
+        from lablib.paths import rel
 
         fail(f"no file-source log in the checkpoint {rel(root)}; did the query run with this checkpointLocation?")
     per_batch: dict[int, set[str]] = {}
@@ -254,7 +239,7 @@ def _batches(checkpoint: str) -> tuple[dict[int, list[str]], int]:
         for line in f.read_text().splitlines()[1:]:
             if line.strip():
                 entry = json.loads(line)
-                per_batch.setdefault(int(entry["batchId"]), set()).add(_local(entry["path"]))
+                per_batch.setdefault(int(entry["batchId"]), set()).add(str(local_path(entry["path"])))
     commits = [int(p.name) for p in (root / "commits").iterdir() if p.name.isdigit()] if (root / "commits").is_dir() else []
     if not commits:
         fail("the query committed no micro-batch")
@@ -309,12 +294,12 @@ def simulate_watermark(checkpoint: str, delay_minutes: float, window_minutes: in
                      '"machine_id"); outputMode("append"), maxFilesPerTrigger 1, trigger(availableNow=True)')
 def watermark(path, checkpoint, delay="10 minutes"):
     """``path``: the hourly windows per machine appended by the streaming query whose checkpoint is given."""
-    spark = _spark()
+    spark = spark_session()
     need_delta(path, spark)
     m = re.fullmatch(r"\s*(\d+)\s*(minute|minutes|min)\s*", str(delay))
     if not m:
         fail(f"the delay {delay!r} is not in minutes")
-    df = spark.read.format("delta").load(_local(path))
+    df = spark.read.format("delta").load(str(local_path(path)))
     need_columns(df, ["window_start", "machine_id", "readings", "avg_temperature_c"], "the windows table")
     want, dropped = simulate_watermark(checkpoint, float(m.group(1)))
     per_batch, _ = _batches(checkpoint)
@@ -352,10 +337,10 @@ def recovery(path, landing):
     """``path``: the bronze Delta table after a stop and a restart: every landing line exactly once."""
     import pandas as pd
 
-    spark = _spark()
+    spark = spark_session()
     table = need_delta(path, spark)
     files = _landing_files(landing)
-    df = spark.read.format("delta").load(_local(path))
+    df = spark.read.format("delta").load(str(local_path(path)))
     need_columns(df, ["event_time", "machine_id", "_source_file", "_ingested_at"], "bronze")
     produced = len(_raw(_files_key(files)))
     got = _to_pandas(df, ["_source_file", "event_time", "machine_id", "_ingested_at"])
@@ -397,12 +382,12 @@ def medallion(gold_path, gold_batch, silver_path, landing):
     """The streamed gold table equals the batch job's gold and the truth from the landing files."""
     import pandas as pd
 
-    spark = _spark()
+    spark = spark_session()
     need_dataframe(gold_batch, "gold_batch")
     gold_table = need_delta(gold_path, spark)
     need_delta(silver_path, spark)
     files = _landing_files(landing)
-    silver = spark.read.format("delta").load(_local(silver_path))
+    silver = spark.read.format("delta").load(str(local_path(silver_path)))
     need_columns(silver, KEY, "silver")
     truth = _clean(_files_key(files)).drop_duplicates(["machine_id", "event_time"])
     n_silver = silver.count()
@@ -413,7 +398,7 @@ def medallion(gold_path, gold_batch, silver_path, landing):
         fail(f"silver has {n_silver:,} readings, the landing files hold {len(truth):,} distinct valid ones")
     cols = ["machine_id", "factory_id", "machine_type", "hour", "readings", "warnings", "avg_temperature_c",
             "max_vibration_mm_s"]
-    gold = spark.read.format("delta").load(_local(gold_path))
+    gold = spark.read.format("delta").load(str(local_path(gold_path)))
     need_columns(gold, cols, "gold")
     need_columns(gold_batch, cols, "gold_batch")
     ops = [r.operation for r in gold_table.history().select("operation").collect()]

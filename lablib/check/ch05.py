@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lablib.check import exercise, fail
-from lablib.check._spark import need_delta
+from lablib.check._spark import need_delta, spark_session
 
 _GROUP = "ch05.checker"  # only assigns partitions, never commits
 
@@ -17,9 +17,9 @@ def _admin():
     # kept alive: a future outlives the call, and a collected client cancels it (_DESTROY)
     from confluent_kafka.admin import AdminClient
 
-    import lablib
+    from lablib import services
 
-    conf = lablib.kafka_config()
+    conf = services.kafka_config()
     key = conf["bootstrap.servers"]
     if key not in _admins:
         _admins[key] = AdminClient(conf)
@@ -51,11 +51,11 @@ def read_topic(topic: str, isolation: str = "read_uncommitted", timeout: float =
 
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    import lablib
+    from lablib import services
 
     meta = _need_topic(topic)
-    consumer = Consumer(lablib.kafka_config(group_id=_GROUP, enable_auto_commit=False,
-                                            isolation_level=isolation, enable_partition_eof=True))
+    consumer = Consumer(services.kafka_config(group_id=_GROUP, enable_auto_commit=False,
+                                              isolation_level=isolation, enable_partition_eof=True))
     try:
         parts = sorted(meta.partitions)
         consumer.assign([TopicPartition(topic, p, 0) for p in parts])
@@ -84,9 +84,9 @@ def read_topic(topic: str, isolation: str = "read_uncommitted", timeout: float =
 def _end_offsets(topic: str, partitions) -> dict[int, tuple[int, int]]:
     from confluent_kafka import Consumer, TopicPartition
 
-    import lablib
+    from lablib import services
 
-    consumer = Consumer(lablib.kafka_config(group_id=_GROUP, enable_auto_commit=False))
+    consumer = Consumer(services.kafka_config(group_id=_GROUP, enable_auto_commit=False))
     try:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
     finally:
@@ -208,9 +208,9 @@ def at_least_once(group, topic, processed):
 def _registry():
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    import lablib
+    from lablib import services
 
-    return SchemaRegistryClient({"url": lablib.registry_url()})
+    return SchemaRegistryClient({"url": services.registry_url()})
 
 
 @exercise("05", hint='add {"name": "firmware_version", "type": ["null", "string"], "default": null} to the '
@@ -261,9 +261,7 @@ def exactly_once(bronze_path, topic):
     """Every message of ``topic`` is in the Delta table once: count, (partition, offset) unique, no gaps."""
     from pyspark.sql import functions as F
 
-    from lablib import spark as get_spark
-
-    spark = get_spark()
+    spark = spark_session()
     need_delta(bronze_path, spark)
     meta = _need_topic(topic)
     ends = _end_offsets(topic, sorted(meta.partitions))
@@ -293,9 +291,7 @@ def exactly_once(bronze_path, topic):
                      "its key, value, partition and timestamp; flush()")
 def republished(archive_path, topic):
     """``topic`` holds the archived messages again, message by message: partition, order, key, value, timestamp."""
-    from lablib import spark as get_spark
-
-    spark = get_spark()
+    spark = spark_session()
     need_delta(archive_path, spark)
     from pyspark.sql import functions as F
 

@@ -7,7 +7,8 @@
     lablib.data.replay("telemetry", to="files", dir=..., limit=1000)
 
 Tables, columns, dirt and sizes: docs/datasets.md. Scale: LAB_SCALE (ci, small,
-full or a number; default small). Files live in $LAB_HOME/data/<scale>/.
+full or a number; default small), as lablib.config reads it (its design note says
+how `lab run --scale` and a notebook's SCALE reach it). Files live in $LAB_HOME/data/<scale>/.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lablib.data.scales import DEFAULT_SEED, NAMED
 from lablib.errors import LabError
 
 __all__ = ["read", "path", "generate", "dirt", "tables", "schema", "replay", "verify",
-           "add_commands", "DEFAULT_SEED", "NAMED"]
+           "DEFAULT_SEED", "NAMED"]
 
 
 def tables() -> list[str]:
@@ -60,11 +61,11 @@ def read(table: str, scale: str | float | None = None, seed: int | None = None):
 
     CSV and JSON are read with the documented schema; dirty columns stay STRING.
     """
-    import lablib
+    from lablib.session import spark
 
     t = _table(table)
     where = str(path(table, scale, seed))
-    reader = lablib.spark().read
+    reader = spark().read
     if t.format == "parquet":
         return reader.parquet(where)
     if t.format == "csv":
@@ -98,10 +99,3 @@ def verify(scale: str | None = None) -> list[str]:
     from lablib.data import manifest
 
     return manifest.verify(scale)
-
-
-def add_commands(subparsers) -> None:
-    """Register `lab data` on the CLI's subparsers."""
-    from lablib.data import cli
-
-    cli.add_commands(subparsers)

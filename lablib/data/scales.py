@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lablib.errors import LabError
+from lablib.config import SCALES, settings, validate_scale
 
 DEFAULT_SEED = 42
-NAMED = ("ci", "small", "full")
+NAMED = SCALES
 
 
 @dataclass(frozen=True)
@@ -51,30 +51,18 @@ def _factor(name: str, f: float) -> Scale:
 
 
 def resolve(scale: str | float | int | Scale | None) -> Scale:
-    """A Scale from a name, a number or None (LAB_SCALE, default small)."""
+    """A Scale from a name, a number or None (LAB_SCALE, default small); anything else is the
+    LabError of :func:`lablib.config.validate_scale`."""
     if isinstance(scale, Scale):
         return scale
-    if scale is None:
-        from lablib.config import settings
-
-        scale = settings().scale
-    text = str(scale).strip().lower()
+    text = validate_scale(settings().scale if scale is None else scale)
     if text == "ci":
         return _CI
     if text == "small":
         return _SMALL
     if text == "full":
         return _factor("full", 20)
-    try:
-        f = float(text)
-    except ValueError:
-        f = None
-    if f is None or not math.isfinite(f) or f <= 0 or f > 1000:
-        raise LabError(
-            f"unknown dataset scale {scale!r}: use ci, small, full or a positive number up to 1000 "
-            "(a factor of small)"
-        )
-    return _factor(text, f)
+    return _factor(text, float(text))
 
 
 def folder_name(scale: Scale, seed: int) -> str:

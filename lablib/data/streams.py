@@ -119,9 +119,9 @@ class _Kafka:
         from confluent_kafka import KafkaException, Producer
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        import lablib
+        from lablib import services
 
-        conf = lablib.kafka_config()
+        conf = services.kafka_config()
         self.topic, self.target, self.files = topic, topic, 0
         self.errors: list[str] = []
         self.delivered = 0

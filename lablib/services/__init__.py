@@ -17,13 +17,12 @@ import time
 
 from lablib.services import _process
 from lablib.services._service import ensure, status
-from lablib.services.cli import add_commands
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
 from lablib.services.registry import Registry
 
 __all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
-           "add_commands", "SERVICES", "by_name"]
+           "SERVICES", "by_name"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
+from lablib.paths import rel
 from lablib.services import _process
 
 
@@ -59,8 +60,6 @@ class Service:
         return settings().logs / f"{self.name}.log"
 
     def rel_log(self) -> str:
-        from lablib import rel
-
         return rel(self.log)
 
 

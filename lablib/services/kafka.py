@@ -41,8 +41,8 @@ logger.clients.level = WARN
 
 
 def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    java_home = settings().java_home
+    java = str(java_home / "bin" / "java") if java_home else shutil.which("java")
     if not java or not Path(java).exists():
         raise LabError("Java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
     return java

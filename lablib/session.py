@@ -1,6 +1,6 @@
 """The one SparkSession of a notebook: Delta-enabled, local jars, sized for a laptop.
 
-``lablib.spark()`` builds it once; a second call returns the same session. By
+On the face as ``lablib.spark()`` and ``lablib.spark_conf()``. :func:`spark` builds it once; a second call returns the same session. By
 default Spark runs ``local[*]`` with the jars that ``lab setup`` resolved;
 ``LAB_SPARK_MASTER`` (spark://host:7077) or ``SPARK_REMOTE`` (sc://host:15002)
 point the same notebooks at a real cluster.
@@ -26,8 +26,8 @@ _LOG4J = Path(__file__).resolve().parent / "jvm" / "log4j2-quiet.properties"
 
 def java_version() -> int | None:
     """Major version of the `java` Spark will use, or None when there is none."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    java_home = settings().java_home
+    java = str(java_home / "bin" / "java") if java_home else shutil.which("java")
     if not java or not Path(java).exists():
         return None
     try:
@@ -119,6 +119,9 @@ def _local_conf() -> dict[str, str]:
         "spark.port.maxRetries": "32",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
+        # open tables for every Delta reader: INT96 (Spark's default) is deprecated in Parquet and
+        # read as nanoseconds by delta-rs/pyarrow, where 9999-12-31 (an SCD2 "forever") overflows
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         # vectorised Python <-> JVM transfer for toPandas / createDataFrame(pandas)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
@@ -142,6 +145,7 @@ def spark():
     if _session is not None and _is_alive(_session):
         return _session
     cfg = settings()
+    # handed on to Spark's Python workers (a write for child processes, not a setting read)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if cfg.spark_remote:

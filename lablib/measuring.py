@@ -1,5 +1,7 @@
 """Measure what Spark did, from the run itself: time, tasks, shuffle, input, files read.
 
+On the face as ``lablib.measure`` and ``lablib.bars``:
+
     with lablib.measure("sort-merge join") as m:
         big.join(small, "id").write.format("noop").mode("overwrite").save()
     print(m)            # sort-merge join: 2.31 s, 2 jobs, 5 stages, 14 tasks, shuffle 12.4 MB ...
@@ -63,7 +65,7 @@ class measure:  # noqa: N801 - used like a function: `with lablib.measure(...)`
         self._group = f"lab-measure-{uuid.uuid4().hex[:8]}"
 
     def __enter__(self) -> Measurement:
-        from lablib.spark import spark
+        from lablib.session import spark
 
         self._sc = spark().sparkContext
         self._sc.setJobGroup(self._group, self.result.label, interruptOnCancel=False)
