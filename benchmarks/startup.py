@@ -3,42 +3,29 @@
     .venv/bin/python benchmarks/startup.py [--repeat 3] [--chapters 00 01 ...]
 
 Prints a markdown table for the README's performance table. Each measurement
-runs in a fresh Python process, so the JVM start is counted every time.
+runs in a fresh Python process, so the JVM start is counted every time. The
+first three rows add up to the calibration unit (lablib/calibration.py).
 Nothing here is asserted: the numbers describe this machine on this day.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-SESSION = r"""
-import json, time
-t0 = time.perf_counter()
-import lablib
-spark = lablib.spark()
-t1 = time.perf_counter()
-spark.range(1000).selectExpr("sum(id)").collect()
-t2 = time.perf_counter()
-path = str(lablib.workdir("00") / "bench")
-spark.range(1000).write.format("delta").mode("overwrite").save(path)
-t3 = time.perf_counter()
-print(json.dumps({"session": t1 - t0, "first_job": t2 - t1, "first_delta_write": t3 - t2}))
-"""
 
 
 def _session_once() -> dict:
-    out = subprocess.run([sys.executable, "-c", SESSION], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from lablib import calibration
+
+    return calibration.sample()  # the calibration unit's three parts, each in a fresh process
 
 
 def _notebook_once(chapter: str) -> float:

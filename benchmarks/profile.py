@@ -1,0 +1,152 @@
+"""Where each notebook's time goes, cell by cell: seconds, Spark jobs, Delta commits.
+
+    .venv/bin/python benchmarks/profile.py [NN ...] [--out benchmarks/PROFILE.md] [--min-seconds 1]
+
+Runs each solution notebook at CI scale in a fresh LAB_HOME (as CI does), with a hook in its
+kernel that records, after every cell, the time it took, how many Spark jobs it started (the
+Spark UI's REST API) and how many Delta commits it wrote (new ``_delta_log/*.json`` files under
+LAB_HOME). Writes a Markdown table per notebook: the cells above ``--min-seconds``, then the
+total. Nothing is asserted; it shows what to trim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+HOOK = r'''
+import json as _pj, time as _pt, urllib.request as _pu
+from pathlib import Path as _PP
+import os as _po
+
+_prof_rows, _prof_state = [], {}
+_prof_home = _PP(_po.environ["LAB_HOME"])
+
+
+def _prof_jobs():
+    from pyspark import SparkContext
+    sc = SparkContext._active_spark_context
+    if sc is None or not sc.uiWebUrl:
+        return 0
+    try:
+        url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/jobs"
+        with _pu.urlopen(url, timeout=10) as resp:
+            jobs = _pj.loads(resp.read())
+        return 1 + max((j["jobId"] for j in jobs), default=-1)
+    except OSError:
+        return 0
+
+
+def _prof_commits():
+    return sum(1 for _ in _prof_home.rglob("_delta_log/*.json"))
+
+
+def _prof_pre(info):
+    _prof_state.update(t=_pt.perf_counter(), jobs=_prof_jobs(), commits=_prof_commits())
+
+
+def _prof_post(result):
+    seconds = _pt.perf_counter() - _prof_state["t"]
+    _prof_rows.append({"seconds": seconds, "jobs": _prof_jobs() - _prof_state["jobs"],
+                       "commits": _prof_commits() - _prof_state["commits"]})
+
+
+get_ipython().events.register("pre_run_cell", _prof_pre)
+get_ipython().events.register("post_run_cell", _prof_post)
+'''
+
+DUMP = r'''
+get_ipython().events.unregister("pre_run_cell", _prof_pre)
+get_ipython().events.unregister("post_run_cell", _prof_post)
+_PP(_po.environ["LAB_PROFILE_OUT"]).write_text(_pj.dumps(_prof_rows[:-1]))  # the last row is this cell's own start
+'''
+
+
+def profile(chapter, out_dir: Path) -> list[dict]:
+    """Run one solution notebook with the hook; one dict per cell of the original notebook."""
+    import papermill as pm
+
+    nb = nbformat.read(chapter.solution, as_version=4)
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    nb.cells.insert(0, nbformat.v4.new_code_cell(HOOK))
+    nb.cells.append(nbformat.v4.new_code_cell(DUMP))
+    source = out_dir / f"{chapter.name}.profiled.ipynb"
+    nbformat.write(nb, source)
+    home = Path(tempfile.mkdtemp(prefix=f"profile {chapter.name} ", dir=out_dir))
+    rows_file = out_dir / f"{chapter.name}.json"
+    env_before = dict(os.environ)
+    os.environ.update(LAB_HOME=str(home), LAB_SCALE="ci", LAB_CHECKS_STRICT="1", LAB_PROFILE_OUT=str(rows_file))
+    try:
+        pm.execute_notebook(str(source), str(out_dir / f"{chapter.name}.out.ipynb"),
+                            parameters={"SCALE": "ci"}, kernel_name="python3", progress_bar=False,
+                            cwd=str(chapter.solution.parent), log_output=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+        import subprocess
+
+        subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True,
+                       env={**os.environ, "LAB_HOME": str(home)}, timeout=120)
+    rows = json.loads(rows_file.read_text())
+    # papermill's injected-parameters cell ran too: drop it, so rows line up with the notebook's code cells
+    executed = nbformat.read(out_dir / f"{chapter.name}.out.ipynb", as_version=4)
+    injected = [i for i, c in enumerate(c for c in executed.cells[1:-1] if c.cell_type == "code")
+                if "injected-parameters" in c.metadata.get("tags", [])]
+    for i in reversed(injected):
+        rows.pop(i)
+    for (index, cell), row in zip(code_cells, rows, strict=True):
+        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("# NBVAL")), "")
+        row.update(cell=index, code=first[:70])
+    return rows
+
+
+def markdown(name: str, rows: list[dict], min_seconds: float) -> str:
+    total = sum(r["seconds"] for r in rows)
+    lines = [f"### {name}: {total:.1f} s, {sum(r['jobs'] for r in rows)} Spark jobs, "
+             f"{sum(r['commits'] for r in rows)} Delta commits", "",
+             "| cell | code | seconds | share | jobs | commits |", "|---:|---|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: -r["seconds"]):
+        if r["seconds"] >= min_seconds:
+            code = r["code"].replace("|", "\\|")
+            lines.append(f"| {r['cell']} | `{code}` | {r['seconds']:.1f} | {r['seconds'] / total:.0%} | "
+                         f"{r['jobs']} | {r['commits']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    from lablib import chapters
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("chapters", nargs="*", default=["all"])
+    ap.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: print it)")
+    ap.add_argument("--min-seconds", type=float, default=1.0)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lab-profile-"))
+    parts = [f"# Notebook profile, CI scale, {time.strftime('%Y-%m-%d')}", "",
+             f"Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+             f"Python {platform.python_version()}. Cells under {args.min_seconds:g} s are left out. "
+             "Generated by `benchmarks/profile.py`; times are this machine's on that day.", ""]
+    for chapter in chapters.select(args.chapters):
+        print(f"profiling {chapter.name} …", file=sys.stderr, flush=True)
+        parts.append(markdown(chapter.name, profile(chapter, work), args.min_seconds))
+    text = "\n".join(parts)
+    if args.out:
+        args.out.write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
