@@ -57,6 +57,44 @@ def test_second_run_in_a_row_gives_the_same_result(chapter, monkeypatch):
     assert _check_lines(last.output) == expected
 
 
+@pytest.mark.notebook
+@pytest.mark.parametrize("chapter", [ch.name for ch in chapters.all_chapters()])
+def test_every_delta_table_opens_in_delta_rs(chapter, monkeypatch):
+    """After the chapter's runs, each table it left reads whole in delta-rs, with Spark's row count."""
+    from delta_readers import UNREADABLE, delta_tables, read_with_delta_rs
+
+    import lablib
+
+    ch = chapters.get(chapter)
+    home = notebook_home(str(ch.solution))
+    if not (home / FIRST_RUN_MARK).exists():  # run alone: make the chapter's tables first
+        home.mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv("LAB_HOME", str(home))
+        try:
+            assert notebooks.execute(ch, scale="ci", progress=False).ok
+        finally:
+            _leave(home)
+    tables = delta_tables(home)
+    assert tables or chapter.startswith("03a"), f"{ch.name} left no Delta table under {home}"
+    seen = read_with_delta_rs(tables)
+    spark = lablib.spark()
+    unreadable, wrong = {}, []
+    for table, got in seen.items():
+        key = table.relative_to(home).as_posix()
+        if "error" in got:
+            unreadable[key] = got["error"]
+            continue
+        expected = spark.read.format("delta").option("versionAsOf", got["version"]).load(str(table)).count()
+        if got["rows"] != expected:
+            wrong.append(f"{key} v{got['version']}: delta-rs {got['rows']} rows, Spark {expected}")
+    assert not wrong, wrong
+    meant = {k: v for k, v in UNREADABLE.items() if (home / k).exists()}
+    assert set(unreadable) == set(meant), (
+        f"tables delta-rs cannot open: {unreadable}; listed as meant to be unreadable: {meant}")
+    for key, reason in meant.items():
+        assert reason in unreadable[key], f"{key} refused for another reason: {unreadable[key]}"
+
+
 def test_lab_run_prints_its_table(tmp_path):
     # a wrong scale is refused before anything runs; the table itself is printed by every `lab run`
     proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "00", "--labs", "--scale", "ci"],
