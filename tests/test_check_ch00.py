@@ -1,6 +1,7 @@
 """Chapter 00's checks accept the right answer and reject wrong or missing ones."""
 
 import pytest
+from checking import accepts, rejects
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
@@ -17,50 +18,53 @@ def toys(spark):
 
 
 def test_puzzles(toys):
-    assert ch00.puzzles(toys.where("category = 'Puzzles'"), toys)
-    assert not ch00.puzzles(None, toys)
-    assert not ch00.puzzles(toys, toys)  # not filtered
-    assert not ch00.puzzles(toys.where("sku = 'A'"), toys)  # one missing
-    assert not ch00.puzzles(toys.where("category = 'Puzzles'").select("sku"), toys)  # columns dropped
-    assert not ch00.puzzles([1, 2], toys)
+    accepts(ch00.puzzles(toys.where("category = 'Puzzles'"), toys))
+    rejects(ch00.puzzles(None, toys), "puzzles is still None")
+    rejects(ch00.puzzles(toys, toys), "2 row(s) are not puzzles")  # not filtered
+    rejects(ch00.puzzles(toys.where("sku = 'A'"), toys), "1 puzzle(s) found, the catalogue has 2")  # one missing
+    rejects(ch00.puzzles(toys.where("category = 'Puzzles'").select("sku"), toys),
+            "puzzles lacks column(s) name, category, price")  # columns dropped
+    rejects(ch00.puzzles([1, 2], toys), "puzzles is a list, not a Spark DataFrame")
 
 
 def test_delta_table(toys, tmp_path):
     path = str(tmp_path / "toys")
-    assert not ch00.delta_table(path, toys)  # nothing written yet
+    rejects(ch00.delta_table(path, toys), "there is no _delta_log folder")  # nothing written yet
     toys.write.parquet(path)
-    assert not ch00.delta_table(path, toys)  # parquet, not delta
+    rejects(ch00.delta_table(path, toys), "there is no _delta_log folder")  # parquet, not delta
     path2 = str(tmp_path / "toys2")
     toys.limit(2).write.format("delta").save(path2)
-    assert not ch00.delta_table(path2, toys)  # rows missing
+    rejects(ch00.delta_table(path2, toys), "the Delta table has 2 rows, the catalogue 4")  # rows missing
     path3 = str(tmp_path / "toys3")
     toys.write.format("delta").save(path3)
-    assert ch00.delta_table(path3, toys)
+    accepts(ch00.delta_table(path3, toys))
 
 
 def test_plush_price_rise(toys, spark, tmp_path):
     path = str(tmp_path / "t")
     toys.write.format("delta").save(path)
-    assert not ch00.plush_price_rise(path)  # no update yet
+    rejects(ch00.plush_price_rise(path), "the table's history has no UPDATE")  # no update yet
     # a rewrite instead of an update
     toys.withColumn("price", F.when(F.col("category") == "Plush", F.round(F.col("price") * 1.1, 2))
                     .otherwise(F.col("price"))).write.format("delta").mode("overwrite").save(path)
-    assert not ch00.plush_price_rise(path)
+    rejects(ch00.plush_price_rise(path), "the table's history has no UPDATE")
     path2 = str(tmp_path / "t2")
     toys.write.format("delta").save(path2)
     DeltaTable.forPath(spark, path2).update(set={"price": F.col("price") * 1.1})  # everything
-    assert not ch00.plush_price_rise(path2)
+    rejects(ch00.plush_price_rise(path2), "3 non-Plush price(s) changed too")
     path3 = str(tmp_path / "t3")
     toys.write.format("delta").save(path3)
     DeltaTable.forPath(spark, path3).update("category = 'Plush'", {"price": F.round(F.col("price") * 1.1, 2)})
-    assert ch00.plush_price_rise(path3)
+    accepts(ch00.plush_price_rise(path3))
 
 
 def test_time_travel(toys, spark, tmp_path):
     path = str(tmp_path / "t")
     toys.write.format("delta").save(path)
     DeltaTable.forPath(spark, path).update("category = 'Plush'", {"price": F.col("price") * 2})
-    assert ch00.time_travel(spark.read.format("delta").option("versionAsOf", 0).load(path), path)
-    assert not ch00.time_travel(spark.read.format("delta").load(path), path)  # latest
-    assert not ch00.time_travel(None, path)
-    assert not ch00.time_travel(toys.limit(1), path)
+    accepts(ch00.time_travel(spark.read.format("delta").option("versionAsOf", 0).load(path), path))
+    rejects(ch00.time_travel(spark.read.format("delta").load(path), path),
+            "this is the latest version, not version 0")
+    rejects(ch00.time_travel(None, path), "original_toys is still None")
+    rejects(ch00.time_travel(toys.limit(1), path), "these rows are not version 0 of the table")
+

@@ -5,6 +5,7 @@ database of their own (test_ch02) so the chapter's own tables are not touched.
 """
 
 import pytest
+from checking import accepts, rejects
 from delta.tables import DeltaTable
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -42,24 +43,27 @@ def latest(df):
 
 def test_clean_orders(raw):
     good = cleaned(raw)
-    assert ch02.clean_orders(good)
-    assert not ch02.clean_orders(None)
-    assert not ch02.clean_orders(cleaned(raw, TS_FORMATS[:1]))  # mixed formats not repaired
-    assert not ch02.clean_orders(cleaned(raw, [TS_FORMATS[0], TS_FORMATS[1], "dd/MM/yyyy HH:mm:ss"]))
-    assert not ch02.clean_orders(good.withColumn("channel", F.upper("channel")))  # codes not canonical
-    assert not ch02.clean_orders(good.drop("_pos").dropDuplicates())  # rows dropped
-    assert not ch02.clean_orders(good.withColumn("amount_outlier", F.lit(False)))
-    assert not ch02.clean_orders(good.withColumn("payment_method", F.expr("nullif(payment_method, 'unknown')")))
+    accepts(ch02.clean_orders(good))
+    rejects(ch02.clean_orders(None), "clean is still None")
+    rejects(ch02.clean_orders(cleaned(raw, TS_FORMATS[:1])), "order_ts are null; only the")  # mixed formats not repaired
+    rejects(ch02.clean_orders(cleaned(raw, [TS_FORMATS[0], TS_FORMATS[1], "dd/MM/yyyy HH:mm:ss"])),
+            "order_ts are null; only the")  # US dates read day first: many do not parse
+    rejects(ch02.clean_orders(good.withColumn("channel", F.upper("channel"))),
+            "still have a channel or status that is not a canonical code")
+    rejects(ch02.clean_orders(good.drop("_pos").dropDuplicates()), "rows, the raw orders have")  # rows dropped
+    rejects(ch02.clean_orders(good.withColumn("amount_outlier", F.lit(False))), "0 amounts flagged as outliers")
+    rejects(ch02.clean_orders(good.withColumn("payment_method", F.expr("nullif(payment_method, 'unknown')"))),
+            "null, 0 'unknown'; expected 0 and")
 
 
 def test_dedupe_orders(raw):
     clean = cleaned(raw)
-    assert ch02.dedupe_orders(latest(clean))
-    assert not ch02.dedupe_orders(None)
-    assert not ch02.dedupe_orders(clean.drop("_pos").distinct())  # duplicate keys remain
+    accepts(ch02.dedupe_orders(latest(clean)))
+    rejects(ch02.dedupe_orders(None), "silver_orders is still None")
+    rejects(ch02.dedupe_orders(clean.drop("_pos").distinct()), "duplicate order_id remain")
     w = Window.partitionBy("order_id").orderBy(F.col("_pos"))
     earliest = clean.withColumn("rn", F.row_number().over(w)).where("rn = 1").drop("rn")
-    assert not ch02.dedupe_orders(earliest)  # keeps the first row, not the latest
+    rejects(ch02.dedupe_orders(earliest), "kept an earlier status")  # the first row, not the latest
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +79,13 @@ def test_cart_lines(events):
                         F.explode("cart.items").alias("item"))
                 .select("event_id", "order_id", "session_id", "user_id", "item.*"))
 
-    assert ch02.cart_lines(flat(events.dropDuplicates(["event_id"])))
-    assert not ch02.cart_lines(None)
-    assert not ch02.cart_lines(flat(events))  # duplicated events kept
+    accepts(ch02.cart_lines(flat(events.dropDuplicates(["event_id"]))))
+    rejects(ch02.cart_lines(None), "purchased_items is still None")
+    rejects(ch02.cart_lines(flat(events)), "item rows with")  # duplicated events kept: too many rows and units
     nested = events.dropDuplicates(["event_id"]).where("action = 'purchase'").select(
         "event_id", "order_id", "session.session_id", "session.user_id", F.explode("cart.items").alias("item"),
         F.lit(1).alias("product_id"), F.lit(1).alias("quantity"), F.lit(1.0).alias("unit_price"))
-    assert not ch02.cart_lines(nested)  # still a struct column
+    rejects(ch02.cart_lines(nested), "column(s) item are still nested")
 
 
 def customers_clean():
@@ -125,15 +129,15 @@ def star(spark, raw):
 
 def test_fact_sales(spark, star):
     table = f"{DB}.fact_sales"
-    assert not ch02.fact_sales(table)  # not written yet
-    assert not ch02.fact_sales(None)
+    rejects(ch02.fact_sales(table), f"table {table} does not exist")  # not written yet
+    rejects(ch02.fact_sales(None), "the fact table's name is still None")
     star.limit(100).write.format("delta").mode("overwrite").saveAsTable(table)
-    assert not ch02.fact_sales(table)  # rows missing
+    rejects(ch02.fact_sales(table), "100 fact rows, expected")  # rows missing
     star.withColumn("customer_sk", F.lit(-1).cast("bigint")).write.format("delta").mode("overwrite") \
         .option("overwriteSchema", True).saveAsTable(table)
-    assert not ch02.fact_sales(table)  # customers not looked up
+    rejects(ch02.fact_sales(table), "rows have customer_sk -1, expected")  # customers not looked up
     star.write.format("delta").mode("overwrite").saveAsTable(table)
-    assert ch02.fact_sales(table)
+    accepts(ch02.fact_sales(table))
 
 
 def apply_batch(spark, batch, table, tracked=ch02.TRACKED, keep_latest=True):
@@ -171,10 +175,11 @@ def test_scd2(spark, star):
             except Exception as exc:  # noqa: BLE001 - Delta refuses two source rows for one target row
                 assert "MULTIPLE_SOURCE_ROW" in str(exc) and name == "scd_no_latest"
                 break
-    assert ch02.scd2(f"{DB}.scd_good")
-    assert not ch02.scd2(None)
-    assert not ch02.scd2(f"{DB}.scd_no_latest")  # Delta refused the batch with a customer twice
-    assert not ch02.scd2(f"{DB}.scd_address_only")  # e-mail changes missed
+    accepts(ch02.scd2(f"{DB}.scd_good"))
+    rejects(ch02.scd2(None), "the table name is still None")
+    rejects(ch02.scd2(f"{DB}.scd_no_latest"),  # Delta refused the batch with a customer twice
+            "MERGE commit(s), expected one per batch (3)")
+    rejects(ch02.scd2(f"{DB}.scd_address_only"), "rows in total, expected")  # e-mail changes missed
     base.write.format("delta").mode("overwrite").saveAsTable(f"{DB}.scd_type1")
     for b in batches:  # overwrite in place: no history
         latest_rows = updates.where(F.col("batch") == b).withColumn("rn", F.row_number().over(
@@ -182,7 +187,8 @@ def test_scd2(spark, star):
         (DeltaTable.forName(spark, f"{DB}.scd_type1").alias("d").merge(latest_rows.alias("s"),
                                                                         "d.customer_id = s.customer_id")
          .whenMatchedUpdate(set={c: f"s.{c}" for c in ch02.TRACKED}).execute())
-    assert not ch02.scd2(f"{DB}.scd_type1")
+    # type 1 (no versions) and no insert: the customers new in the batches have no current row
+    rejects(ch02.scd2(f"{DB}.scd_type1"), "current rows, expected one for each of")
 
 
 def test_repeat_rate(spark, star):
@@ -195,13 +201,13 @@ def test_repeat_rate(spark, star):
     good = (per.groupBy("year").agg(F.count("*").alias("customers"),
                                     F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
             .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
-    assert ch02.repeat_rate(good, DB)
-    assert not ch02.repeat_rate(None, DB)
+    accepts(ch02.repeat_rate(good, DB))
+    rejects(ch02.repeat_rate(None, DB), "repeat is still None")
     lines = (f.where("status = 'completed' AND customer_sk <> -1").join(dim, "customer_sk")
              .withColumn("year", (F.col("date_key") / 10000).cast("int"))
              .groupBy("year", "customer_id").agg(F.count("*").alias("orders")))  # lines, not orders
     wrong = (lines.groupBy("year").agg(F.count("*").alias("customers"),
                                        F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
              .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
-    assert not ch02.repeat_rate(wrong, DB)
-    assert not ch02.repeat_rate(good.withColumn("repeat_rate", F.lit(0.5)), DB)
+    rejects(ch02.repeat_rate(wrong, DB), "count distinct orders per customer_id")
+    rejects(ch02.repeat_rate(good.withColumn("repeat_rate", F.lit(0.5)), DB), "repeat_rate 0.5, expected")

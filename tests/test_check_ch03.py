@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from checking import accepts, rejects
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
@@ -27,11 +28,14 @@ def products(spark):
 
 
 def test_broadcast_join(lines, products):
-    assert ch03.broadcast_join(lines.join(F.broadcast(products), "product_id"), lines, products)
-    assert not ch03.broadcast_join(None, lines, products)
-    assert not ch03.broadcast_join(lines.join(products, "product_id"), lines, products)  # no hint
-    assert not ch03.broadcast_join(lines.join(F.broadcast(products), "product_id", "left"), lines, products)  # rows
-    assert not ch03.broadcast_join(lines, lines, products)  # no join at all (no category)
+    accepts(ch03.broadcast_join(lines.join(F.broadcast(products), "product_id"), lines, products))
+    rejects(ch03.broadcast_join(None, lines, products), "lines_with_products is still None")
+    rejects(ch03.broadcast_join(lines.join(products, "product_id"), lines, products),
+            "your join plans as a shuffle join")  # no hint
+    rejects(ch03.broadcast_join(lines.join(F.broadcast(products), "product_id", "left"), lines, products),
+            "5 rows, the inner join of lines and products has 4")  # an outer join keeps the orphan
+    rejects(ch03.broadcast_join(lines, lines, products),
+            "lines_with_products lacks column(s) category")  # no join at all
 
 
 def test_pruned_month(spark, tmp_path):
@@ -44,27 +48,30 @@ def test_pruned_month(spark, tmp_path):
         .repartition("order_year", "order_month")
         .write.partitionBy("order_year", "order_month").parquet(path))
     data = spark.read.parquet(path)
-    assert ch03.pruned_month(data.where("order_year = 2024 AND order_month = 11"), path, 2024, 11)
-    assert not ch03.pruned_month(None, path, 2024, 11)
-    assert not ch03.pruned_month(data.where("order_ts >= '2024-11-01' AND order_ts < '2024-12-01'"), path, 2024, 11)
-    assert not ch03.pruned_month(data.where("order_year = 2024 AND order_month = 12"), path, 2024, 11)
+    accepts(ch03.pruned_month(data.where("order_year = 2024 AND order_month = 11"), path, 2024, 11))
+    rejects(ch03.pruned_month(None, path, 2024, 11), "november is still None")
+    # a filter on order_ts reads every file (measured with the Spark UI's metrics, which local sessions have)
+    rejects(ch03.pruned_month(data.where("order_ts >= '2024-11-01' AND order_ts < '2024-12-01'"), path, 2024, 11),
+            "the query read 3 of 3 files; pruning would read 1")
+    rejects(ch03.pruned_month(data.where("order_year = 2024 AND order_month = 12"), path, 2024, 11),
+            "1 rows, the orders of 2024-11 are 2")
 
 
 def test_external_table(spark, tmp_path):
     stores = lablib.data.read("stores")
     path = str(tmp_path / "stores")
     name = f"{DB}.stores"
-    assert not ch03.external_table(name, path)  # not there yet
+    rejects(ch03.external_table(name, path), f"there is no table {name} in the catalog")  # not there yet
     stores.write.format("delta").saveAsTable(f"{DB}.stores_managed")
-    assert not ch03.external_table(f"{DB}.stores_managed", path)  # managed
+    rejects(ch03.external_table(f"{DB}.stores_managed", path), "is a MANAGED table, not EXTERNAL")
     stores.write.format("delta").option("path", path).saveAsTable(name)
-    assert not ch03.external_table(name, path)  # no comment, no property
+    rejects(ch03.external_table(name, path), f"{name} has no comment")  # no comment, no property
     spark.sql(f"COMMENT ON TABLE {name} IS 'channels'")
     spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('data_owner' = 'someone-else')")
-    assert not ch03.external_table(name, path)  # wrong owner
+    rejects(ch03.external_table(name, path), "property data_owner is 'someone-else', expected 'retail-ops'")
     spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('data_owner' = 'retail-ops')")
-    assert ch03.external_table(name, path)
-    assert not ch03.external_table(name, str(tmp_path / "elsewhere"))
+    accepts(ch03.external_table(name, path))
+    rejects(ch03.external_table(name, str(tmp_path / "elsewhere")), f"{name} lives at")
 
 
 def _catalogue(spark, name):
@@ -81,21 +88,21 @@ def test_upsert(spark):
     )
     name = f"{DB}.upsert_ok"
     _catalogue(spark, name)
-    assert not ch03.upsert(name, updates)  # no merge yet
-    assert not ch03.upsert(name, None)
+    rejects(ch03.upsert(name, updates), f"the history of {name} has no MERGE")  # no merge yet
+    rejects(ch03.upsert(name, None), "price_updates is still None")
     (DeltaTable.forName(spark, name).alias("t").merge(updates.alias("u"), "t.product_id = u.product_id")
         .whenMatchedUpdate(set={"list_price": "u.list_price", "safety_cert": "u.safety_cert"})
         .whenNotMatchedInsert(values={"product_id": "u.product_id", "list_price": "u.list_price",
                                       "safety_cert": "u.safety_cert"})
         .withSchemaEvolution().execute())
-    assert ch03.upsert(name, updates)
+    accepts(ch03.upsert(name, updates))
 
     wrong = f"{DB}.upsert_no_insert"
     _catalogue(spark, wrong)
     (DeltaTable.forName(spark, wrong).alias("t").merge(updates.alias("u"), "t.product_id = u.product_id")
         .whenMatchedUpdate(set={"list_price": "u.list_price", "safety_cert": "u.safety_cert"})
         .withSchemaEvolution().execute())
-    assert not ch03.upsert(wrong, updates)  # the new toy is missing
+    rejects(ch03.upsert(wrong, updates), "P-9 is missing after the merge")  # the new toy is missing
 
     no_cert = f"{DB}.upsert_no_evolution"
     _catalogue(spark, no_cert)
@@ -103,7 +110,7 @@ def test_upsert(spark):
         .whenMatchedUpdate(set={"list_price": "u.list_price"})
         .whenNotMatchedInsert(values={"product_id": "u.product_id", "list_price": "u.list_price"})
         .execute())
-    assert not ch03.upsert(no_cert, updates)  # no safety_cert column
+    rejects(ch03.upsert(no_cert, updates), "the table has no safety_cert column")
 
 
 def test_quantity_rule(spark, lines):
@@ -112,16 +119,16 @@ def test_quantity_rule(spark, lines):
                   unit_price DECIMAL(10,2), discount_pct DOUBLE) USING delta""")
     lines.withColumn("unit_price", F.lit(1).cast("decimal(10,2)")).withColumn("discount_pct", F.lit(0.0)) \
         .write.format("delta").mode("append").saveAsTable(name)
-    assert not ch03.quantity_rule(name, lines)  # bad rows still there
-    assert not ch03.quantity_rule(name, None)
+    rejects(ch03.quantity_rule(name, lines), f"2 line(s) with a quantity outside 1 … 100 are still in {name}")
+    rejects(ch03.quantity_rule(name, None), "lines is still None")
     spark.sql(f"DELETE FROM {name} WHERE quantity NOT BETWEEN 1 AND 100")
-    assert not ch03.quantity_rule(name, lines)  # no constraint yet
+    rejects(ch03.quantity_rule(name, lines), "the table has no constraint quantity_range")  # no constraint yet
     spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT quantity_min CHECK (quantity >= -5)")
-    assert not ch03.quantity_rule(name, lines)  # wrong name
+    rejects(ch03.quantity_rule(name, lines), "no constraint quantity_range (it has quantity_min)")  # wrong name
     spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT quantity_range CHECK (quantity BETWEEN 1 AND 100)")
-    assert ch03.quantity_rule(name, lines)
+    accepts(ch03.quantity_rule(name, lines))
     spark.sql(f"DELETE FROM {name} WHERE order_id = 'O-2'")
-    assert not ch03.quantity_rule(name, lines)  # a good line deleted too
+    rejects(ch03.quantity_rule(name, lines), f"{name} has 2 lines; the raw lines with a valid quantity are 3")
 
 
 def test_clustered(spark, tmp_path):
@@ -130,13 +137,13 @@ def test_clustered(spark, tmp_path):
                             F.col("id").cast("double").alias("temperature_c")) \
         .write.format("delta").save(source)
     name = f"{DB}.clustered"
-    assert not ch03.clustered(name, source)  # missing
+    rejects(ch03.clustered(name, source), f"there is no table {name} in the catalog")  # missing
     plain = f"{DB}.not_clustered"
     spark.read.format("delta").load(source).write.format("delta").saveAsTable(plain)
-    assert not ch03.clustered(plain, source)  # not clustered
+    rejects(ch03.clustered(plain, source), f"{plain} is clustered by nothing, not by machine_id")
     (DeltaTable.create(spark).tableName(name).addColumns(spark.read.format("delta").load(source).schema)
         .clusterBy("machine_id").execute())
     spark.sql(f"INSERT INTO {name} SELECT * FROM delta.`{source}`")
-    assert not ch03.clustered(name, source)  # not optimized
+    rejects(ch03.clustered(name, source), f"{name} was never optimized")
     spark.sql(f"OPTIMIZE {name}")
-    assert ch03.clustered(name, source)
+    accepts(ch03.clustered(name, source))

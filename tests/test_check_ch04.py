@@ -1,6 +1,7 @@
 """Chapter 04's checks accept the right answer and reject wrong or missing ones."""
 
 import pytest
+from checking import accepts, rejects
 from delta.tables import DeltaTable
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -42,14 +43,15 @@ def stream(spark, landing, files_per_batch):
 
 
 def test_clean(telemetry, spark):
-    assert ch04.clean(telemetry)
-    assert not ch04.clean(None)
-    assert not ch04.clean(clean_telemetry(lablib.data.read("telemetry"), TIME_FORMATS[:1]))  # one format only
+    accepts(ch04.clean(telemetry))
+    rejects(ch04.clean(None), "telemetry is still None")
+    rejects(ch04.clean(clean_telemetry(lablib.data.read("telemetry"), TIME_FORMATS[:1])),
+            "reading(s) fewer; the mixed-format times must parse")  # one format only
     no_trim = lablib.data.read("telemetry").withColumn("event_time", F.try_to_timestamp("event_time", F.lit(TIME_FORMATS[0])))
-    assert not ch04.clean(no_trim)  # temperature still a string
+    rejects(ch04.clean(no_trim), "temperature_c is string, it should be double")
     outliers_kept = clean_telemetry(lablib.data.read("telemetry")).withColumn(
         "temperature_c", F.expr("coalesce(temperature_c, 999.9)"))
-    assert not ch04.clean(outliers_kept)
+    rejects(ch04.clean(outliers_kept), "0 temperatures are null, expected")
 
 
 def test_hottest(telemetry):
@@ -58,26 +60,28 @@ def test_hottest(telemetry):
                    .join(machines.select("machine_id", "factory_id"), "machine_id"))
     hot = Window.partitionBy("factory_id").orderBy(F.desc("avg_temperature_c"))
     right = per_machine.withColumn("rank", F.dense_rank().over(hot)).where("rank <= 2")
-    assert ch04.hottest(right)
-    assert not ch04.hottest(None)
+    accepts(ch04.hottest(right))
+    rejects(ch04.hottest(None), "hottest is still None")
     cold = Window.partitionBy("factory_id").orderBy("avg_temperature_c")
-    assert not ch04.hottest(per_machine.withColumn("rank", F.dense_rank().over(cold)).where("rank <= 2"))
-    assert not ch04.hottest(per_machine.withColumn("rank", F.dense_rank().over(hot)).where("rank <= 3"))
+    rejects(ch04.hottest(per_machine.withColumn("rank", F.dense_rank().over(cold)).where("rank <= 2")),
+            "Hint: rank by the average temperature, highest first")
+    rejects(ch04.hottest(per_machine.withColumn("rank", F.dense_rank().over(hot)).where("rank <= 3")),
+            "(the top 2 of each of")
 
 
 def test_partitioned(telemetry, tmp_path):
     dated = telemetry.withColumn("event_date", F.to_date("event_time"))
     right = str(tmp_path / "right")
     dated.repartition("event_date").write.partitionBy("event_date").parquet(right)
-    assert ch04.partitioned(right)
-    assert not ch04.partitioned(None)
-    assert not ch04.partitioned(str(tmp_path / "missing"))
+    accepts(ch04.partitioned(right))
+    rejects(ch04.partitioned(None), "by_day_path is still None")
+    rejects(ch04.partitioned(str(tmp_path / "missing")), "nothing written at")
     many = str(tmp_path / "many")
     dated.repartition(3).write.partitionBy("event_date").parquet(many)
-    assert not ch04.partitioned(many)  # three files per date
+    rejects(ch04.partitioned(many), "date folder(s) do not hold exactly one file")  # three files per date
     flat = str(tmp_path / "flat")
     dated.coalesce(1).write.parquet(flat)
-    assert not ch04.partitioned(flat)  # not partitioned
+    rejects(ch04.partitioned(flat), "no event_date=… folders")  # not partitioned
 
 
 def _windows(spark, landing, tmp_path, name, files_per_batch, delay="10 minutes"):
@@ -95,10 +99,10 @@ def _windows(spark, landing, tmp_path, name, files_per_batch, delay="10 minutes"
 
 def test_watermark(spark, landing, tmp_path):
     path, checkpoint = _windows(spark, landing, tmp_path, "right", 1)
-    assert ch04.watermark(path, checkpoint, delay="10 minutes")
-    assert not ch04.watermark(None, checkpoint)
+    accepts(ch04.watermark(path, checkpoint, delay="10 minutes"))
+    rejects(ch04.watermark(None, checkpoint), "the table path is still None")
     one, one_cp = _windows(spark, landing, tmp_path, "one-batch", 4)
-    assert not ch04.watermark(one, one_cp)  # a single micro-batch: nothing was ever late
+    rejects(ch04.watermark(one, one_cp), "the query read everything in one micro-batch")
     # every window counted, as a batch job would: the late readings were not dropped
     batch = str(tmp_path / "batch")
     (clean_telemetry(spark.read.schema(SCHEMA).option("header", True).csv(str(landing)))
@@ -106,7 +110,8 @@ def test_watermark(spark, landing, tmp_path):
         .agg(F.count("*").alias("readings"), F.avg("temperature_c").alias("avg_temperature_c"))
         .select(F.col("window.start").alias("window_start"), "machine_id", "readings", "avg_temperature_c")
         .write.format("delta").save(batch))
-    assert not ch04.watermark(batch, checkpoint)
+    rejects(ch04.watermark(batch, checkpoint),
+            "in append mode a window appears only once the watermark has passed its end")
 
 
 def _bronze(spark, landing, path, checkpoint):
@@ -121,17 +126,17 @@ def _bronze(spark, landing, path, checkpoint):
 def test_recovery(spark, landing, tmp_path):
     path = str(tmp_path / "bronze")
     _bronze(spark, landing, path, str(tmp_path / "cp"))
-    assert ch04.recovery(path, landing)
-    assert not ch04.recovery(None, landing)
+    accepts(ch04.recovery(path, landing))
+    rejects(ch04.recovery(None, landing), "the table path is still None")
     # a restart with a fresh checkpoint reads every file again: duplicates
     _bronze(spark, landing, path, str(tmp_path / "cp2"))
-    assert not ch04.recovery(path, landing)
+    rejects(ch04.recovery(path, landing), "a restarted query must resume from its checkpoint")
     # a batch copy, not a stream
     copy = str(tmp_path / "copy")
     (spark.read.schema(SCHEMA).option("header", True).csv(str(landing))
         .withColumn("_source_file", F.col("_metadata.file_name")).withColumn("_ingested_at", F.current_timestamp())
         .write.format("delta").save(copy))
-    assert not ch04.recovery(copy, landing)
+    rejects(ch04.recovery(copy, landing), "the table was not written by a streaming query")
 
 
 def to_gold(silver, machines):
@@ -162,14 +167,16 @@ def test_medallion(spark, landing, tmp_path):
         .trigger(availableNow=True).start(gold).awaitTermination())
     silver_batch = clean_telemetry(spark.read.format("delta").load(bronze)).dropDuplicates(KEY)
     gold_batch = to_gold(silver_batch, machines)
-    assert ch04.medallion(gold, gold_batch, silver, landing)
-    assert not ch04.medallion(gold, None, silver, landing)
+    accepts(ch04.medallion(gold, gold_batch, silver, landing))
+    rejects(ch04.medallion(gold, None, silver, landing), "gold_batch is still None")
     # no deduplication: the duplicate readings are counted twice
-    assert not ch04.medallion(gold, to_gold(clean_telemetry(spark.read.format("delta").load(bronze)), machines),
-                              silver, landing)
+    rejects(ch04.medallion(gold, to_gold(clean_telemetry(spark.read.format("delta").load(bronze)), machines),
+                           silver, landing), "gold_batch: readings of")
     # warnings counted wrong
-    assert not ch04.medallion(gold, gold_batch.withColumn("warnings", F.lit(0)), silver, landing)
+    rejects(ch04.medallion(gold, gold_batch.withColumn("warnings", F.lit(0)), silver, landing),
+            "gold_batch: warnings of")
     # gold written by a batch job, not a stream
     batch_gold = str(tmp_path / "batch-gold")
     gold_batch.write.format("delta").save(batch_gold)
-    assert not ch04.medallion(batch_gold, gold_batch, silver, landing)
+    rejects(ch04.medallion(batch_gold, gold_batch, silver, landing),
+            "the gold table was not written by a streaming query")

@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+from checking import accepts, rejects
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -64,21 +65,21 @@ UPDATES = [{"machine_id": f"M-{m:05d}", "status": s, "update": k}
 def test_compacted_topic(new_topic):
     right = new_topic(3, **{"cleanup.policy": "compact"})
     produce(right, [(u["machine_id"], json.dumps(u)) for u in UPDATES])
-    assert ch05.compacted_topic(right, UPDATES)
-    assert not ch05.compacted_topic(None, UPDATES)
-    assert not ch05.compacted_topic("ch99.no-such-topic", UPDATES)
+    accepts(ch05.compacted_topic(right, UPDATES))
+    rejects(ch05.compacted_topic(None, UPDATES), "the topic name is still None")
+    rejects(ch05.compacted_topic("ch99.no-such-topic", UPDATES), "there is no topic ch99.no-such-topic on the broker")
     not_compact = new_topic(3)
     produce(not_compact, [(u["machine_id"], json.dumps(u)) for u in UPDATES])
-    assert not ch05.compacted_topic(not_compact, UPDATES)
+    rejects(ch05.compacted_topic(not_compact, UPDATES), "has cleanup.policy=delete, not compact")
     one_partition = new_topic(1, **{"cleanup.policy": "compact"})
     produce(one_partition, [(u["machine_id"], json.dumps(u)) for u in UPDATES])
-    assert not ch05.compacted_topic(one_partition, UPDATES)
+    rejects(ch05.compacted_topic(one_partition, UPDATES), "has 1 partition(s), not 3")
     stale = new_topic(3, **{"cleanup.policy": "compact"})
     produce(stale, [(u["machine_id"], json.dumps(u)) for u in UPDATES[:4]])  # latest updates missing
-    assert not ch05.compacted_topic(stale, UPDATES)
+    rejects(ch05.compacted_topic(stale, UPDATES), "the latest message of M-00001 is")
     spread = new_topic(3, **{"cleanup.policy": "compact"})
     produce(spread, [(u["machine_id"], json.dumps(u), i % 3) for i, u in enumerate(UPDATES)])  # partition forced
-    assert not ch05.compacted_topic(spread, UPDATES)
+    rejects(ch05.compacted_topic(spread, UPDATES), "is in more than one partition")
 
 
 def _transactions(topic, commit_both=False):
@@ -100,14 +101,16 @@ def _transactions(topic, commit_both=False):
 def test_aborted_invisible(new_topic):
     right = new_topic()
     _transactions(right)
-    assert ch05.aborted_invisible(right, ["good 1", "good 2"], ["bad 1"])
-    assert not ch05.aborted_invisible(None, ["good 1", "good 2"], ["bad 1"])
+    accepts(ch05.aborted_invisible(right, ["good 1", "good 2"], ["bad 1"]))
+    rejects(ch05.aborted_invisible(None, ["good 1", "good 2"], ["bad 1"]), "the topic name is still None")
     both = new_topic()
     _transactions(both, commit_both=True)
-    assert not ch05.aborted_invisible(both, ["good 1", "good 2"], ["bad 1"])
+    rejects(ch05.aborted_invisible(both, ["good 1", "good 2"], ["bad 1"]),
+            "a read_committed consumer sees the aborted value 'bad 1'")
     plain = new_topic()
     produce(plain, [(None, "good 1"), (None, "good 2")])  # no aborted write in the log at all
-    assert not ch05.aborted_invisible(plain, ["good 1", "good 2"], ["bad 1"])
+    rejects(ch05.aborted_invisible(plain, ["good 1", "good 2"], ["bad 1"]),
+            "the aborted value 'bad 1' is not in the log at all")
 
 
 def _consume(topic, group, commit=True, partitions=3):
@@ -136,12 +139,13 @@ def test_at_least_once(new_topic):
     group = f"ch99.test-{uuid.uuid4().hex[:6]}"
     processed = _consume(topic, group)
     assert len(processed) == 12
-    assert ch05.at_least_once(group, topic, processed)
-    assert ch05.at_least_once(group, topic, processed + processed[:2])  # duplicates are allowed
-    assert not ch05.at_least_once(group, topic, None)
-    assert not ch05.at_least_once(group, topic, processed[1:])  # one never processed
+    accepts(ch05.at_least_once(group, topic, processed))
+    accepts(ch05.at_least_once(group, topic, processed + processed[:2]))  # duplicates are allowed
+    rejects(ch05.at_least_once(group, topic, None), "processed is still None")
+    rejects(ch05.at_least_once(group, topic, processed[1:]), "1 message(s) were never processed")
     lazy = f"ch99.test-{uuid.uuid4().hex[:6]}"
-    assert not ch05.at_least_once(lazy, topic, _consume(topic, lazy, commit=False))  # nothing committed
+    rejects(ch05.at_least_once(lazy, topic, _consume(topic, lazy, commit=False)),
+            f"group {lazy} committed offset nothing on partition")  # nothing committed
 
 
 V1 = {"type": "record", "name": "R", "namespace": "t", "fields": [{"name": "machine_id", "type": "string"}]}
@@ -157,13 +161,14 @@ def test_schema_evolved(new_topic):
         p = Producer(lablib.kafka_config())
         p.produce(topic, AvroSerializer(registry, json.dumps(V1))({"machine_id": "M-1"}, ctx))
         p.flush()
-        assert not ch05.schema_evolved(subject, topic)  # one version only
-        assert not ch05.schema_evolved(None, topic)
+        rejects(ch05.schema_evolved(subject, topic), f"{subject} has 1 version(s)")  # one version only
+        rejects(ch05.schema_evolved(None, topic), "the subject is still None")
         registry.register_schema(subject, Schema(json.dumps(V2), "AVRO"))
-        assert not ch05.schema_evolved(subject, topic)  # no message written with v2 yet
+        rejects(ch05.schema_evolved(subject, topic),
+                f"no message of {topic} is written with the latest schema")  # none written with v2 yet
         p.produce(topic, AvroSerializer(registry, json.dumps(V2))({"machine_id": "M-2", "firmware_version": "4"}, ctx))
         p.flush()
-        assert ch05.schema_evolved(subject, topic)
+        accepts(ch05.schema_evolved(subject, topic))
     finally:
         registry.delete_subject(subject)
         registry.delete_subject(subject, permanent=True)
@@ -181,14 +186,14 @@ def test_exactly_once(new_topic, spark, tmp_path):
                                              "topic", "partition", "offset")
     right = str(tmp_path / "right")
     rows.write.format("delta").save(right)
-    assert ch05.exactly_once(right, topic)
-    assert not ch05.exactly_once(None, topic)
+    accepts(ch05.exactly_once(right, topic))
+    rejects(ch05.exactly_once(None, topic), "the table path is still None")
     twice = str(tmp_path / "twice")
     rows.union(rows.where("offset = 0")).write.format("delta").save(twice)
-    assert not ch05.exactly_once(twice, topic)
+    rejects(ch05.exactly_once(twice, topic), "3 message(s) are in the table twice")
     short = str(tmp_path / "short")
     rows.where("offset > 0").write.format("delta").save(short)
-    assert not ch05.exactly_once(short, topic)
+    rejects(ch05.exactly_once(short, topic), "the table holds 27 messages, the topic 30")
 
 
 def test_republished(new_topic, spark, tmp_path):
@@ -209,14 +214,14 @@ def test_republished(new_topic, spark, tmp_path):
 
     right = new_topic(3)
     republish(right, [(r.key, r.value, r.partition, r.ms) for r in rows])
-    assert ch05.republished(archive, right)
-    assert not ch05.republished(archive, None)
+    accepts(ch05.republished(archive, right))
+    rejects(ch05.republished(archive, None), "the topic name is still None")
     squashed = new_topic(3)
     republish(squashed, [(r.key, r.value, 0, r.ms) for r in rows])  # everything in partition 0
-    assert not ch05.republished(archive, squashed)
+    rejects(ch05.republished(archive, squashed), "partition 0: 30 message(s) in")
     reordered = new_topic(3)
     republish(reordered, [(r.key, r.value, r.partition, r.ms) for r in reversed(rows)])
-    assert not ch05.republished(archive, reordered)
+    rejects(ch05.republished(archive, reordered), "key/value differ from the archive's offset")
     retimed = new_topic(3)
     republish(retimed, [(r.key, r.value, r.partition, None) for r in rows])  # timestamps lost
-    assert not ch05.republished(archive, retimed)
+    rejects(ch05.republished(archive, retimed), "timestamp differs from the archive")
