@@ -1,11 +1,14 @@
 """Chapter 00's checks accept the right answer and reject wrong or missing ones."""
 
+import json
+
 import pytest
 from checking import accepts, rejects
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from lablib.check import ch00
+from lablib.check import ch00, progress
+from lablib.config import settings
 
 
 @pytest.fixture()
@@ -68,3 +71,19 @@ def test_time_travel(toys, spark, tmp_path):
     rejects(ch00.time_travel(None, path), "original_toys is still None")
     rejects(ch00.time_travel(toys.limit(1), path), "these rows are not version 0 of the table")
 
+
+def _snapshot(path):
+    return (path.stat().st_mtime_ns, path.read_bytes()) if path.exists() else None
+
+
+def test_a_check_in_a_test_records_progress_in_the_test_home(toys, spark, lab_test_home, learner_home):
+    learner_progress = learner_home / "progress.json"
+    before = _snapshot(learner_progress)
+    assert settings().home == lab_test_home != learner_home
+    assert str(lab_test_home) in spark.conf.get("spark.sql.warehouse.dir")  # the tables the tests make, too
+    recorded = lab_test_home / "progress.json"
+    attempts = progress.load().get("00", {}).get("puzzles", {}).get("attempts", 0)
+    rejects(ch00.puzzles(toys, toys), "not puzzles")
+    accepts(ch00.puzzles(toys.where("category = 'Puzzles'"), toys))
+    assert json.loads(recorded.read_text())["00"]["puzzles"]["attempts"] == attempts + 2
+    assert _snapshot(learner_progress) == before
