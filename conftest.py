@@ -5,7 +5,8 @@ solutions/``, see pyproject's addopts): every cell runs, cells marked
 ``# NBVAL_CHECK_OUTPUT`` must reproduce their committed output (after
 tests/nbval_sanitize.cfg), failed checks raise (``LAB_CHECKS_STRICT=1``), each
 notebook gets a fresh ``LAB_HOME`` (so a chapter is proven to run alone), and
-its summed cell time must fit the budget in its metadata.
+its summed cell time must fit the budget in its metadata, in calibration units
+measured in this same session (lablib.calibration).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def pytest_configure(config):
     os.environ.setdefault("LAB_SCALE", "ci")
     os.environ["LAB_JARS_DIR"] = str(SHARED_JARS)
     config._nb_times = {}
+    config._nb_cu = {}
     # a mark from an earlier session does not count: only this session's nbval runs do
     for stale in Path(os.environ["LAB_TEST_HOMES"]).glob(f"*/{FIRST_RUN_MARK}"):
         stale.unlink(missing_ok=True)
@@ -96,24 +98,34 @@ def pytest_runtest_makereport(item, call):
         return
     siblings = [i for i in item.session.items if getattr(i, "parent", None) is item.parent]
     if siblings and item is siblings[-1]:
+        from lablib import calibration
+        from lablib.calibration import verdict
         from lablib.notebooks import budget
 
         # tells tests/test_notebooks.py that the first run happened in this home
         (notebook_home(str(item.parent.path)) / FIRST_RUN_MARK).touch()
 
-        limit = budget(Path(item.parent.path))
         spent = item.config._nb_times.get(str(item.parent.path), 0.0)
-        if os.environ.get("LAB_SCALE") == "ci" and spent > limit:
-            report.outcome = "failed"
-            report.longrepr = f"{Path(item.parent.path).name} took {spent:.0f} s, over its budget of {limit} s at CI scale"
+        if os.environ.get("LAB_SCALE") == "ci":
+            judged = verdict(spent, budget(Path(item.parent.path)), calibration.current())
+            item.config._nb_cu[str(item.parent.path)] = judged.cu
+            if judged.over:
+                report.outcome = "failed"
+                report.longrepr = (f"{Path(item.parent.path).name} {judged.text} at CI scale, over budget "
+                                   f"({calibration.current().describe()})")
 
 
 def pytest_sessionfinish(session, exitstatus):
     _leave_notebook_home()
     times = getattr(session.config, "_nb_times", {})
     if times:
-        lines = ["| notebook | seconds |", "|---|---:|"]
-        lines += [f"| {Path(k).name} | {v:.1f} |" for k, v in sorted(times.items())]
+        from lablib import calibration
+
+        units = session.config._nb_cu
+        lines = [calibration.current().describe(), ""] if units else []  # measured once a notebook was judged
+        lines += ["| notebook | seconds | c.u. |", "|---|---:|---:|"]
+        lines += [f"| {Path(k).name} | {v:.1f} | {units[k]:.1f} |" if k in units else f"| {Path(k).name} | {v:.1f} | |"
+                  for k, v in sorted(times.items())]
         out = BASE_HOME / "runs"
         try:
             out.mkdir(parents=True, exist_ok=True)

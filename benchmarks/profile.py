@@ -37,14 +37,12 @@ _prof_home = _PP(_po.environ["LAB_HOME"])
 def _prof_jobs():
     from pyspark import SparkContext
     sc = SparkContext._active_spark_context
-    if sc is None or not sc.uiWebUrl:
-        return 0
     try:
         url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/jobs"
         with _pu.urlopen(url, timeout=10) as resp:
             jobs = _pj.loads(resp.read())
         return 1 + max((j["jobId"] for j in jobs), default=-1)
-    except OSError:
+    except Exception:  # no session yet, or one being stopped: count nothing
         return 0
 
 
@@ -57,6 +55,8 @@ def _prof_pre(info):
 
 
 def _prof_post(result):
+    if "t" not in _prof_state:  # the cell that registered the hooks
+        return
     seconds = _pt.perf_counter() - _prof_state["t"]
     _prof_rows.append({"seconds": seconds, "jobs": _prof_jobs() - _prof_state["jobs"],
                        "commits": _prof_commits() - _prof_state["commits"]})
@@ -69,7 +69,7 @@ get_ipython().events.register("post_run_cell", _prof_post)
 DUMP = r'''
 get_ipython().events.unregister("pre_run_cell", _prof_pre)
 get_ipython().events.unregister("post_run_cell", _prof_post)
-_PP(_po.environ["LAB_PROFILE_OUT"]).write_text(_pj.dumps(_prof_rows[:-1]))  # the last row is this cell's own start
+_PP(_po.environ["LAB_PROFILE_OUT"]).write_text(_pj.dumps(_prof_rows))
 '''
 
 
@@ -140,12 +140,10 @@ def main() -> None:
     for chapter in chapters.select(args.chapters):
         print(f"profiling {chapter.name} …", file=sys.stderr, flush=True)
         parts.append(markdown(chapter.name, profile(chapter, work), args.min_seconds))
-    text = "\n".join(parts)
-    if args.out:
-        args.out.write_text(text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        print(text)
+        if args.out:  # written after each notebook, so a long run that fails keeps what it measured
+            args.out.write_text("\n".join(parts))
+    if not args.out:
+        print("\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 The first run of each solution is nbval's (collected from solutions/ before
 this file; see conftest.py), in a fresh LAB_HOME per notebook. Here the same
-notebook runs again in that home with papermill, as `lab run` does: it must
-pass again, within budget, and print the same check lines as the committed
+notebook runs again in that home with papermill, as `lab run --strict` does: it
+must pass again, within its budget in calibration units, and print the same check lines as the committed
 solution. Run alone (`pytest tests/test_notebooks.py`), it makes the first
 run itself.
 """
@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from homes import FIRST_RUN_MARK, notebook_home
 
-from lablib import chapters, notebooks
+from lablib import calibration, chapters, notebooks
 
 CHECK_LINE = re.compile(r"^[✅❌] .*$", re.M)
 
@@ -47,7 +47,8 @@ def test_second_run_in_a_row_gives_the_same_result(chapter, monkeypatch):
     home.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("LAB_HOME", str(home))
     try:
-        runs = [notebooks.execute(ch, scale="ci", progress=False) for _ in range(2 if first_needed else 1)]
+        runs = [notebooks.execute(ch, scale="ci", progress=False, strict=True, calibration=calibration.current())
+                for _ in range(2 if first_needed else 1)]
     finally:
         _leave(home)
     last = runs[-1]
