@@ -119,3 +119,22 @@ def test_reset_chapter_removes_topics_experiments_subjects(lab_services, unique)
     mlflow.set_experiment(f"ch98-reset-{unique}")
     assert reset_chapter("98") == [f"experiment ch98-reset-{unique}"]
     reset_chapter("97")
+
+
+def test_reset_chapter_clears_the_broker_a_notebook_of_another_home_uses(lab_services, unique, tmp_path,
+                                                                         monkeypatch):
+    # a notebook in a home with no PID file uses the broker that answers on its port (started from
+    # another LAB_HOME); its reset must clear the chapter there too, or the second run of the notebook
+    # meets the first run's topics (TOPIC_ALREADY_EXISTS, seen with two homes on one machine)
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    if SERVICES["kafka"].external() is not None:
+        pytest.skip("an external broker is reset as it is")
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "another home"))
+    assert _service.status(SERVICES["kafka"]).state == "stopped"  # not started from this home
+    topic = f"ch98.other-home-{unique}"
+    admin = AdminClient(lablib.kafka_config())  # the broker that answers; nothing is started
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    assert f"topic {topic}" in reset_chapter("98")
+    assert topic not in admin.list_topics(timeout=10).topics
+    assert not _process.pid_file("kafka").exists()  # and still nothing started from this home

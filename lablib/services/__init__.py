@@ -91,7 +91,9 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
 # -- chapter reset -------------------------------------------------------------
 
 def _answers(name: str) -> bool:
-    """Running (embedded) or reachable (external), without starting anything."""
+    """The service the helpers would use answers, without starting anything: external and
+    reachable, embedded and running, or embedded and answering on its port although started from
+    another LAB_HOME (``ensure`` uses that one, so the reset must clear it too)."""
     svc = SERVICES[name]
     if svc.external() is not None:
         try:
@@ -99,7 +101,8 @@ def _answers(name: str) -> bool:
             return True
         except Exception:  # noqa: BLE001 - an unreachable external service has nothing to reset
             return False
-    return status(svc).state == "running"
+    state = status(svc).state
+    return state == "running" or (state in ("stopped", "stale") and svc.ready())
 
 
 def _reset_kafka(prefix: str) -> list[str]:
