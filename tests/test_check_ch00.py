@@ -38,6 +38,10 @@ def test_delta_table(toys, tmp_path):
     path2 = str(tmp_path / "toys2")
     toys.limit(2).write.format("delta").save(path2)
     rejects(ch00.delta_table(path2, toys), "the Delta table has 2 rows, the catalogue 4")  # rows missing
+    path4 = str(tmp_path / "toys4")  # as many rows, but one toy swapped for another
+    toys.withColumn("sku", F.when(F.col("sku") == toys.first().sku, F.lit("SKU-OTHER")).otherwise(F.col("sku"))) \
+        .write.format("delta").save(path4)
+    rejects(ch00.delta_table(path4, toys), "1 toy(s) of the catalogue are missing from the table")
     path3 = str(tmp_path / "toys3")
     toys.write.format("delta").save(path3)
     accepts(ch00.delta_table(path3, toys))
@@ -55,6 +59,10 @@ def test_plush_price_rise(toys, spark, tmp_path):
     toys.write.format("delta").save(path2)
     DeltaTable.forPath(spark, path2).update(set={"price": F.col("price") * 1.1})  # everything
     rejects(ch00.plush_price_rise(path2), "3 non-Plush price(s) changed too")
+    path4 = str(tmp_path / "t4")
+    toys.write.format("delta").save(path4)
+    DeltaTable.forPath(spark, path4).update("category = 'Plush'", {"price": F.round(F.col("price") * 1.2, 2)})
+    rejects(ch00.plush_price_rise(path4), "Plush price(s) are not 10 % above version 0")
     path3 = str(tmp_path / "t3")
     toys.write.format("delta").save(path3)
     DeltaTable.forPath(spark, path3).update("category = 'Plush'", {"price": F.round(F.col("price") * 1.1, 2)})
@@ -70,6 +78,9 @@ def test_time_travel(toys, spark, tmp_path):
             "this is the latest version, not version 0")
     rejects(ch00.time_travel(None, path), "original_toys is still None")
     rejects(ch00.time_travel(toys.limit(1), path), "these rows are not version 0 of the table")
+    version0 = spark.read.format("delta").option("versionAsOf", 0).load(path)
+    rejects(ch00.time_travel(version0.withColumn("extra", F.lit(1)), path),  # same rows, other columns
+            "these rows are not version 0 of the table")
 
 
 def _snapshot(path):
