@@ -14,22 +14,13 @@ from pyspark.sql import functions as F
 
 import lablib
 from lablib.check import ch05
-from lablib.services import SERVICES, _service
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def services():
-    wanted = [SERVICES["kafka"], SERVICES["registry"]]
-    started = [s for s in wanted if s.external() is None and _service.status(s).state != "running"]
-    _service.up(wanted, log=lambda line: None)
-    yield
-    _service.down(started, log=lambda line: None)
-
-
-@pytest.fixture(scope="module")
-def admin(services):
+def admin(lab_services):
+    # the session's real services (tests/fixtures_services.py), started once for every module that needs them
     return AdminClient(lablib.kafka_config())
 
 
