@@ -37,7 +37,27 @@ def restore_services(lab_services):
     _service.up(embedded(), log=lambda line: None)
 
 
-def test_up_twice_down_twice_status_in_each_state(restore_services):
+def _stale_pid_file_and_taken_port(registry) -> None:
+    """With the registry down: a stale PID file is reported and cleaned, a taken port is one clear error."""
+    # a dead PID in the PID file: status says stale, up cleans it
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _process.pid_file("registry").write_text(json.dumps({"pid": dead.pid, "started": time.time(), "ticks": None,
+                                                         "ports": registry.ports()}))
+    assert states()["registry"] == "stale"
+    # the port held by another program: a one-line error that names the port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", registry.ports()[0]))
+        squatter.listen()
+        failed = lab("up", "registry")
+    assert failed.returncode == 1
+    assert f"port {registry.ports()[0]}" in failed.stderr and "Traceback" not in failed.stderr
+    assert not _process.pid_file("registry").exists()
+
+
+def test_up_twice_down_twice_status_in_each_state_stale_pid_and_taken_port(restore_services):
+    # one down/up cycle for all of it: the stale PID file and the taken port are tried while
+    # everything is down, instead of stopping and starting the registry once more for them
     if len(embedded()) < 3:
         pytest.skip("external services are not started or stopped here")
     assert set(states().values()) == {"running"}
@@ -54,6 +74,8 @@ def test_up_twice_down_twice_status_in_each_state(restore_services):
     ports = [p for svc in embedded() for p in svc.ports()]
     assert not [p for p in ports if _process.port_open(p)]
 
+    _stale_pid_file_and_taken_port(SERVICES["registry"])
+
     up = lab("up", "all")
     assert up.returncode == 0, up.stderr
     assert up.stdout.count("started on") == 3
@@ -61,27 +83,6 @@ def test_up_twice_down_twice_status_in_each_state(restore_services):
     again = lab("up")
     assert again.returncode == 0 and again.stdout.count("already running") == 3
     assert set(states().values()) == {"running"}
-
-
-def test_port_taken_and_stale_pid_file(restore_services):
-    registry = SERVICES["registry"]
-    if registry.external() is not None:
-        pytest.skip("the embedded registry is not in use")
-    assert lab("down", "registry").returncode == 0
-    # a dead PID in the PID file: status says stale, up cleans it
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    _process.pid_file("registry").write_text(json.dumps({"pid": dead.pid, "started": time.time(), "ticks": None,
-                                                         "ports": registry.ports()}))
-    assert states()["registry"] == "stale"
-    # the port held by another program: a one-line error that names the port
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", registry.ports()[0]))
-        squatter.listen()
-        failed = lab("up", "registry")
-    assert failed.returncode == 1
-    assert f"port {registry.ports()[0]}" in failed.stderr and "Traceback" not in failed.stderr
-    assert not _process.pid_file("registry").exists()
 
 
 def test_unreachable_external_kafka_fails_fast(monkeypatch):
