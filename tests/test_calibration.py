@@ -86,7 +86,7 @@ def _tiny(tmp_path, budget_cu: float) -> chapters.Chapter:
     nb.metadata["lab"] = {"chapter": "99", "title": "tiny", "budget_cu": budget_cu}
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("SCALE = None", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("import time\ntime.sleep(1.0)")]
+                nbformat.v4.new_code_cell("import time\ntime.sleep(0.3)")]
     path = tmp_path / "99_tiny.ipynb"
     nbformat.write(nb, path)
     return chapters.Chapter("99", path, tmp_path / "lab.ipynb")
@@ -94,7 +94,7 @@ def _tiny(tmp_path, budget_cu: float) -> chapters.Chapter:
 
 def test_strict_runs_enforce_the_budget_and_learner_runs_only_report_it(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
-    cal = fixed(0.1)  # 1 c.u. = 0.1 s, so the one-second notebook takes about 10 c.u.
+    cal = fixed(0.1)  # 1 c.u. = 0.1 s: the 0.3 s sleep alone is 3 c.u., over the budget of 2 (kernel start adds more)
     slow = _tiny(tmp_path, budget_cu=2)
     strict = notebooks.execute(slow, scale="ci", progress=False, strict=True, calibration=cal)
     assert strict.status == "over budget" and strict.cu > 2
