@@ -4,6 +4,7 @@ import nbformat
 import pytest
 
 from lablib import chapters, notebooks
+from lablib.calibration import LIMIT_CU
 from lablib.errors import LabError
 
 
@@ -82,7 +83,7 @@ def test_every_solution_declares_a_budget_and_parameters():
         nb = nbformat.read(ch.solution, as_version=4)
         meta = nb.metadata.get("lab", {})
         assert meta.get("chapter") == ch.number, ch.name
-        assert 0 < float(meta.get("budget_cu", 0)) <= 6, ch.name  # calibration units (lablib.calibration)
+        assert 0 < float(meta.get("budget_cu", 0)) <= LIMIT_CU, ch.name  # calibration units (lablib.calibration)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and "SCALE" in tagged[0].source, ch.name
 
