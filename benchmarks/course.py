@@ -61,7 +61,8 @@ def main() -> None:
     lines = [f"{time.strftime('%Y-%m-%d')}, {machine()}; {cal.describe()} "
              f"(samples {', '.join(f'{s:.1f}' for s in cal.samples)} s)", "",
              "| notebook | status | seconds | c.u. | budget (c.u.) |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {r.name} | {r.status} | {r.seconds:.1f} | {r.cu:.1f} | {r.budget:g} |" for r in results]
+    lines += [f"| {r.name} | {r.status}{' (over the target)' if r.cu > calibration.TARGET_CU else ''} | "
+              f"{r.seconds:.1f} | {r.cu:.1f} | {r.budget:g} |" for r in results]
     lines.append(f"| **course** ({len(results)} notebooks) | | **{total_s:.0f}** | **{total_cu:.1f}** "
                  f"| goal ≤ {COURSE_GOAL_CU} |")
     text = "\n".join(lines) + "\n"

@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
 
-#: what 1 c.u. took on the README's machine (2-core, 2026-12): session 6.2 + first job 3.2 +
-#: first Delta write 5.6 s. Only for turning old budgets in seconds into c.u.; never for judging.
-REFERENCE_SECONDS = 15.0
 #: a notebook should take at most TARGET_CU (reported) and never more than LIMIT_CU (its budget's cap).
 #: The goal for the cap is 6; a quiet CI run on 2026-12-02 measured 04 at 5.9 c.u. and 05 at 5.5
 #: (1 c.u. = 12.7 s), so the cap stays at 8 until 04 is split or trimmed (benchmarks/PROFILE.md).
