@@ -136,6 +136,16 @@ def test_fact_sales(spark, star):
     star.withColumn("customer_sk", F.lit(-1).cast("bigint")).write.format("delta").mode("overwrite") \
         .option("overwriteSchema", True).saveAsTable(table)
     rejects(ch02.fact_sales(table), "rows have customer_sk -1, expected")  # customers not looked up
+    # same row count, one line twice (and the last one missing): the grain is broken
+    ordered = star.withColumn("_rn", F.row_number().over(Window.orderBy("order_id", "line_no")))
+    total = star.count()
+    ordered.where(F.col("_rn") < total).unionByName(ordered.where("_rn = 1")).drop("_rn") \
+        .write.format("delta").mode("overwrite").saveAsTable(table)
+    rejects(ch02.fact_sales(table), "1 duplicate (order_id, line_no) rows")
+    # same rows, one product that the product dimension does not know
+    ordered.withColumn("product_id", F.when(F.col("_rn") == 1, F.lit("P-NOPE")).otherwise(F.col("product_id"))) \
+        .drop("_rn").write.format("delta").mode("overwrite").saveAsTable(table)
+    rejects(ch02.fact_sales(table), "1 fact row(s) have a product_id missing from dim_product")
     star.write.format("delta").mode("overwrite").saveAsTable(table)
     accepts(ch02.fact_sales(table))
 
