@@ -1,5 +1,6 @@
 # Thin wrappers around the `lab` command. Every target is safe to re-run.
-#   make lab    set up, start the services, open JupyterLab on 127.0.0.1
+#   make lab    set up, start the services, open JupyterLab on 127.0.0.1 at labs/README.md
+#               (`lab jupyter`: the course's settings in jupyter-config/, shared with the browser test)
 #   make test   set up, then the whole test suite (what CI runs)
 #   make setup  set up only;  make run  execute every chapter headlessly
 
@@ -8,8 +9,6 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LAB    := $(BIN)/lab
 PORT   ?= $(or $(LAB_JUPYTER_PORT),8888)
-# Jupyter refuses to run as root unless told (containers and CI machines often are root)
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test run up down lint build clean-lab system-deps
 
@@ -29,7 +28,7 @@ setup: system-deps $(VENV)/.installed
 
 lab: setup
 	$(LAB) up all
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" labs/
+	$(LAB) jupyter --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lablib tests benchmarks solutions

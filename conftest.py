@@ -20,7 +20,8 @@ import pytest
 from lablib.config import settings
 from tests.homes import FIRST_RUN_MARK, notebook_home
 
-pytest_plugins = ["tests.fixtures_services", "tests.fixtures_data", "tests.fixtures_spark", "tests.fixtures_checks"]
+pytest_plugins = ["tests.fixtures_services", "tests.fixtures_data", "tests.fixtures_spark", "tests.fixtures_checks",
+                  "tests.browser"]
 
 ORIGINAL_ENV = {k: os.environ.get(k) for k in ("LAB_HOME", "LAB_CHECKS_STRICT")}
 #: the jars resolved by `lab setup` for the real LAB_HOME, shared by every fresh test home

@@ -1,4 +1,4 @@
-"""The `lab` command: setup, doctor, build, run, progress, reset (+ services and data)."""
+"""The `lab` command: setup, doctor, build, run, progress, jupyter, reset (+ services and data)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,19 @@ def _progress(args) -> int:
     return 0
 
 
+def _jupyter(args) -> int:
+    import os
+
+    from lablib import jupyter
+    from lablib.config import settings
+
+    port = args.port or settings().jupyter_port
+    cmd = jupyter.command(port, ip=args.ip, token="" if args.no_token else None)
+    # replace this process: Ctrl+C and the exit code are JupyterLab's own
+    os.execve(cmd[0], cmd, jupyter.environment(os.environ))
+    return 0  # not reached
+
+
 def _reset(args) -> int:
     from lablib.resetting import reset
 
@@ -105,6 +118,13 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("progress", help="your checklist of exercises")
     s.add_argument("--json", action="store_true", help="raw progress.json, for collecting a class's progress")
     s.set_defaults(func=_progress)
+
+    s = sub.add_parser("jupyter", help="start JupyterLab on 127.0.0.1 with the course's settings, on labs/")
+    s.add_argument("--port", type=int, default=None, help="port (default LAB_JUPYTER_PORT, 8888)")
+    s.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--no-token", action="store_true",
+                   help="containers only: no token (the port must be published on 127.0.0.1 only)")
+    s.set_defaults(func=_jupyter)
 
     s = sub.add_parser("reset", help="remove a chapter's tables, checkpoints, topics and runs")
     s.add_argument("chapter", metavar="NN")

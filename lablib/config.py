@@ -92,6 +92,7 @@ class Settings:
     checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
     java_home: Path | None = None  # the Java runtime of Spark and the embedded services
     calibration_seconds: float | None = None  # None: measured (lablib.calibration)
+    chromium: Path | None = None  # None: found on PATH (lablib.browser)
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
@@ -172,6 +173,7 @@ def settings() -> Settings:
         checks_strict=_env("LAB_CHECKS_STRICT") == "1",
         java_home=Path(_env("JAVA_HOME")).expanduser() if _env("JAVA_HOME") else None,
         calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
+        chromium=Path(_env("LAB_CHROMIUM")).expanduser() if _env("LAB_CHROMIUM") else None,
     )
 
 
@@ -226,7 +228,8 @@ ENVIRONMENT = {
     "LAB_MLFLOW_PORT": "embedded MLflow port (default 5000)",
     "SCHEMA_REGISTRY_URL": "an external schema registry; unset = the embedded one",
     "LAB_REGISTRY_PORT": "embedded schema registry port (default 8081)",
-    "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` (default 8888)",
+    "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` / `lab jupyter` (default 8888)",
+    "LAB_CHROMIUM": "the Chromium (or Chrome) the browser tests drive (default: chromium found on PATH)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",

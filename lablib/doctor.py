@@ -6,8 +6,9 @@ import os
 import shutil
 import sys
 
-from lablib import jvm
+from lablib import browser, jvm
 from lablib.config import settings
+from lablib.errors import LabError
 from lablib.session import java_version
 
 MIN_MEMORY_GB = 4
@@ -58,6 +59,10 @@ def checks() -> list[tuple[str, bool, str]]:
     for name in jvm.jar_sets():
         ok = jvm.is_resolved(name)
         rows.append((f"jars: {name}", ok, f"{len(jvm._artifacts(jvm.jars_dir(name)))} files" if ok else "missing or out of date: run `lab setup`"))
+    try:
+        rows.append(("Chromium", True, f"{browser.chromium()} (browser tests)"))
+    except LabError as exc:
+        rows.append(("Chromium", False, exc.message))
     mem = _memory_gb()
     if mem is not None:
         rows.append(("memory", mem >= MIN_MEMORY_GB, f"{mem:.1f} GB available" + ("" if mem >= MIN_MEMORY_GB else f": close programs; the labs need {MIN_MEMORY_GB} GB")))

@@ -47,6 +47,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.config": (0, "every setting (env var -> default), the scale validator"),
     "lablib.chapters": (1, "the course's notebooks, from solutions/NN_*.ipynb"),
     "lablib.jvm": (1, "pinned JVM jars (lab setup)"),
+    "lablib.jupyter": (1, "JupyterLab as make lab starts it: settings, landing page"),
+    "lablib.browser": (1, "the system Chromium the browser tests drive"),
     "lablib.paths": (2, "LAB_HOME, workdir, checkpoint, rel, local_path"),
     "lablib.session": (2, "the SparkSession: Delta, local jars, cluster switch"),
     "lablib.services": (3, "Kafka, MLflow, schema registry: start, stop, reset"),

@@ -32,6 +32,17 @@ def lab_services(request):
     return SERVICES
 
 
+@pytest.fixture(scope="session")
+def mlflow_server(request):
+    """Only the MLflow tracking server (for tests that need nothing else): started if it is down,
+    stopped at the end of the session if this fixture started it. Returns its URI."""
+    svc = SERVICES["mlflow"]
+    if svc.external() is None and _service.status(svc).state != "running":
+        request.addfinalizer(lambda: _service.down([svc], log=lambda line: None))
+    _service.up([svc], log=lambda line: None)
+    return svc.uri()
+
+
 @pytest.fixture
 def unique():
     """A short random suffix, so reruns on a durable broker never see old data."""

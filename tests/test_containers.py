@@ -423,7 +423,7 @@ def dockerfile_problems(text: str, ports: dict[str, int]) -> list[str]:
                                      froms[-1].split()[0]):
         problems.append(f"base image {froms[-1:]} is not python:{minor}.<patch>-slim-<debian> pinned")
     runs = " ".join(args for word, args in instr if word == "RUN")
-    for package in ("openjdk-17-jre-headless", "maven", "graphviz", "kcat"):
+    for package in ("openjdk-17-jre-headless", "maven", "graphviz", "kcat", "chromium"):
         if not re.search(rf"(?<![\w-]){re.escape(package)}(?![\w-])", runs):
             problems.append(f"Debian package {package} not installed")
     if not re.search(r"(?<![\w-])lab setup(?![\w-])", runs):
@@ -437,6 +437,8 @@ def dockerfile_problems(text: str, ports: dict[str, int]) -> list[str]:
     cmd = " ".join(args for word, args in instr if word == "CMD")
     if f"--port={ports['jupyter']}" not in cmd:
         problems.append(f"CMD does not start JupyterLab on {ports['jupyter']}")
+    if not re.search(r'"lab",\s*"jupyter"', cmd):
+        problems.append("CMD does not start JupyterLab with `lab jupyter` (the course's settings, as make lab)")
     for word, args in instr:
         if word in ("FROM",) and re.search(r":latest\b|^[^:@]+$", args.split()[0]):
             problems.append(f"FROM {args} is not pinned")
@@ -712,7 +714,9 @@ def test_checker_rejects_a_broken_workflow(case):
     ("&& lab setup", "&& true"),
     ("kcat", "curl"),
     ("EXPOSE 8888 4040", "EXPOSE 8889 4040"),
-], ids=["latest", "other-python", "root", "no-jars", "no-kcat", "other-port"])
+    ("kcat chromium", "kcat"),
+    ('CMD ["lab", "jupyter",', 'CMD ["jupyter", "lab",'),
+], ids=["latest", "other-python", "root", "no-jars", "no-kcat", "other-port", "no-chromium", "plain-jupyter"])
 def test_checker_rejects_a_broken_dockerfile(ports, change):
     text = DOCKERFILE.read_text()
     old, new = change
