@@ -22,8 +22,8 @@ def lab(*args: str) -> subprocess.CompletedProcess:
 
 
 def states() -> dict[str, str]:
-    out = lab("status").stdout.splitlines()[1:]
-    return {line.split()[0]: line.split()[1] for line in out}
+    table = lab("status").stdout.split("\n\n")[0]  # advice lines may follow the table
+    return {line.split()[0]: line.split()[1] for line in table.splitlines()[1:]}
 
 
 def embedded() -> list:

@@ -94,7 +94,10 @@ def is_alive(record: PidRecord) -> bool:
         fields = _stat(record.pid)
         if fields is None or fields[0] in ("Z", "X"):
             return False
-        return record.ticks is None or int(fields[19]) == record.ticks
+        # where there is /proc, write_pid always records the start time: a record without one
+        # (written by hand, or by an older lablib) cannot prove the PID is still ours, and
+        # trusting it would let `lab down` signal whatever program holds that PID now
+        return record.ticks is not None and int(fields[19]) == record.ticks
     try:
         os.kill(record.pid, 0)
     except ProcessLookupError:
@@ -119,6 +122,23 @@ def session_members(sid: int) -> list[int]:
             if fields and fields[0] not in ("Z", "X") and int(fields[3]) == sid:
                 members.append(int(entry.name))
     return members
+
+
+def leftovers(record: PidRecord) -> list[int]:
+    """Processes still running from a service whose leader is gone.
+
+    ``kill -9`` of MLflow's server process (the PID `lab status` shows) leaves its uvicorn
+    worker serving on the port. They are ours only while no live process holds the leader's
+    PID: Linux does not hand out a PID that a live process still uses as its session id, so
+    when the PID does belong to another program now, its session is that program's.
+    """
+    if record.ticks is None or not _PROC.is_dir() or is_alive(record):
+        return []  # without the leader's start time nothing proves the session was ours
+    fields = _stat(record.pid)
+    if fields is not None and fields[0] not in ("Z", "X"):
+        return []  # the PID was recycled: not our session
+    # started after our leader: a process of the session it led
+    return [pid for pid in session_members(record.pid) if (_start_ticks(pid) or 0) >= record.ticks]
 
 
 def rss_bytes(sid: int) -> int:

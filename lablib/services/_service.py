@@ -70,6 +70,7 @@ class Status:
     address: str
     pid: int | None
     uptime: float | None
+    left: int = 0  # stale: processes its dead leader left running (they may hold its ports)
 
 
 def status(svc: Service) -> Status:
@@ -80,9 +81,33 @@ def status(svc: Service) -> Status:
     if record is None:
         return Status(svc.name, "stopped", svc.address(), None, None)
     if not _process.is_alive(record):
-        return Status(svc.name, "stale", svc.address(), record.pid, None)
+        return Status(svc.name, "stale", svc.address(), record.pid, None, len(_process.leftovers(record)))
     state = "running" if svc.ready() else "not ready"
     return Status(svc.name, state, svc.address(), record.pid, time.time() - record.started)
+
+
+def advice(st: Status) -> str | None:
+    """One line under `lab status` for a service that is not simply running or stopped."""
+    if st.state == "stale":
+        left = ""
+        if st.left:
+            left = (f"; {st.left} of its processes {'is' if st.left == 1 else 'are'} still running, "
+                    f"and `lab up {st.service}` stops {'it' if st.left == 1 else 'them'} first")
+        return (f"{st.service} is down: its process (pid {st.pid}) has ended, killed or crashed (that PID "
+                f"may belong to another program now){left}; `lab up {st.service}` starts it again on its data")
+    if st.state == "not ready":
+        return (f"{st.service} runs (pid {st.pid}) but does not answer on {st.address}: it may still be "
+                f"starting; if it stays so, `lab down {st.service}` then `lab up {st.service}`")
+    return None
+
+
+def _clear_stale(svc: Service, record: _process.PidRecord) -> int:
+    """Forget a dead service: stop what its leader left behind, remove the PID file. Caller holds the lock."""
+    left = _process.leftovers(record)
+    if left:
+        _process.stop_session(record.pid, grace=svc.stop_grace)
+    _process.remove_pid(svc.name)
+    return len(left)
 
 
 @dataclass
@@ -98,7 +123,7 @@ def _launch(svc: Service) -> _Launch | None:
     if record is not None:
         if _process.is_alive(record):
             return None
-        _process.remove_pid(svc.name)  # stale: the process died or the machine restarted
+        _clear_stale(svc, record)  # the process died (killed, crashed) or the machine restarted
     for port in svc.ports():
         if _process.port_open(port):
             raise LabError(
@@ -176,7 +201,10 @@ def ensure(svc: Service) -> None:
     """Make sure the embedded service answers; start it (one printed line) when it is down."""
     with _process.lock(svc.name):
         record = _process.read_pid(svc.name)
-        if record is not None and _process.is_alive(record):
+        if record is not None and not _process.is_alive(record):
+            _clear_stale(svc, record)  # before the probe: a dead leader's worker may still answer
+            record = None
+        if record is not None:
             launch = None
         elif svc.ready():
             # the same service already answers at this address (started from another
@@ -215,8 +243,10 @@ def down(services: list[Service], log=print) -> None:
             log(f"{svc.name}: not running")
             continue
         if not _process.is_alive(record):
-            _process.remove_pid(svc.name)
-            log(f"{svc.name}: not running (removed a stale PID file)")
+            with _process.lock(svc.name):
+                left = _clear_stale(svc, record)
+            note = f"; stopped {left} process{'es' if left != 1 else ''} it left running" if left else ""
+            log(f"{svc.name}: not running (removed a stale PID file{note})")
             continue
         _process._signal_all(record.pid, signal.SIGTERM)  # all first, so they stop side by side
         stopping.append((svc, record, time.monotonic()))

@@ -22,7 +22,12 @@ def _down(args) -> int:
 def _status(args) -> int:
     from lablib.services import SERVICES, _service
 
-    print(_service.table([_service.status(svc) for svc in SERVICES.values()]))
+    rows = [_service.status(svc) for svc in SERVICES.values()]
+    print(_service.table(rows))
+    advice = [line for line in map(_service.advice, rows) if line]
+    if advice:
+        print()  # the table ends at the first blank line
+        print("\n".join(advice))
     return 0
 
 
