@@ -239,14 +239,16 @@ ENVIRONMENT = {
 
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents); an unwritable place becomes one clear LabError."""
-    from lablib.errors import LabError
+    import errno
+
+    from lablib.errors import LabError, cannot_write
 
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LabError(
-            f"cannot create {path}: {exc.strerror}; set LAB_HOME to a folder you can write"
-        ) from None
+        raise cannot_write(path, exc.errno, exc.strerror, verb="create") from None
     if not os.access(path, os.W_OK):
+        if os.statvfs(path).f_flag & os.ST_RDONLY:  # root may write anywhere, except there
+            raise cannot_write(path, errno.EROFS)
         raise LabError(f"{path} is not writable; set LAB_HOME to a folder you can write")
     return path

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lablib import jvm
+from lablib import jvm, write_errors
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
 
@@ -177,6 +177,7 @@ def spark():
     except Exception as exc:  # noqa: BLE001
         raise LabError(_diagnose(exc, cfg)) from None
     _session.sparkContext.setLogLevel("WARN")
+    write_errors.install()  # in a notebook: a write the disk refuses reads as one sentence
     return _session
 
 

@@ -51,6 +51,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.browser": (1, "the system Chromium the browser tests drive"),
     "lablib.paths": (2, "LAB_HOME, workdir, checkpoint, rel, local_path"),
     "lablib.session": (2, "the SparkSession: Delta, local jars, cluster switch"),
+    "lablib.write_errors": (2, "a write the disk refused (full, read-only) as one LabError"),
     "lablib.services": (3, "Kafka, MLflow, schema registry: start, stop, reset"),
     "lablib.measuring": (3, "measure(): what Spark did in a block; bars()"),
     "lablib.data": (4, "the Mega Awesome Toys datasets, manifest, replayers"),

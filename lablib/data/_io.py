@@ -7,7 +7,6 @@ writers pin every option that could make two runs differ.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 from collections.abc import Callable
@@ -18,16 +17,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lablib.errors import LabError
+from lablib.errors import LabError, cannot_write
 
 
 def oserror(exc: OSError, path: Path) -> LabError:
-    """One sentence for a failed write (full disk, no permission, ...)."""
-    if exc.errno == errno.ENOSPC:
-        return LabError(f"disk full while writing {path}: free some space or set LAB_HOME elsewhere")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return LabError(f"cannot write {path}: permission denied; set LAB_HOME to a folder you can write")
-    return LabError(f"cannot write {path}: {exc.strerror or exc}")
+    """One sentence for a failed write (full disk, read-only, no permission, ...)."""
+    return cannot_write(path, exc.errno, exc.strerror or str(exc))
 
 
 def atomic(path: Path, write: Callable[[Path], None]) -> int:

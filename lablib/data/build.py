@@ -16,7 +16,7 @@ from lablib.config import ensure_dir, settings
 from lablib.data import clickstream, dims, finance, sales, telemetry
 from lablib.data._io import oserror, write_bytes, write_csv, write_parquet
 from lablib.data.scales import DEFAULT_SEED, Scale, folder_name, resolve
-from lablib.errors import LabError
+from lablib.errors import LabError, cannot_write
 
 #: bump when the generator's output changes (old folders are then rebuilt)
 VERSION = 1
@@ -62,6 +62,11 @@ def build(scale: str | Scale | None = None, seed: int | None = None, workers: in
         os.replace(tmp, dest)
     except OSError as exc:
         raise oserror(exc, dest) from None
+    except LabError as exc:
+        if getattr(exc, "errno", None) is None:
+            raise
+        # name the dataset's folder, not the hidden one it was being built in (removed below)
+        raise cannot_write(dest, exc.errno) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - t0
