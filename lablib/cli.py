@@ -1,4 +1,4 @@
-"""The `lab` command: setup, doctor, build, run, progress, jupyter, reset (+ services and data)."""
+"""The `lab` command: setup, doctor, build, run, progress, grade, compare, jupyter, reset (+ services and data)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ def _progress(args) -> int:
     from lablib import check
     from lablib.check import progress
 
+    if args.merge:
+        from lablib import classprogress
+
+        return classprogress.run_cli(args.merge, out=args.out)
     exercises = {ch: list(names) for ch, names in check.load_all().items()}
     if args.json:
         print(json.dumps(progress.load(), indent=1, sort_keys=True))
@@ -80,6 +84,18 @@ def _jupyter(args) -> int:
     # replace this process: Ctrl+C and the exit code are JupyterLab's own
     os.execve(cmd[0], cmd, jupyter.environment(os.environ))
     return 0  # not reached
+
+
+def _grade(args) -> int:
+    from lablib import grading
+
+    return grading.run_cli(args.paths, out=args.out, time_limit_cu=args.time_limit, scale=args.scale)
+
+
+def _compare(args) -> int:
+    from lablib import comparing
+
+    return comparing.run_cli(args.lab, args.solution, html=args.html)
 
 
 def _reset(args) -> int:
@@ -117,6 +133,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("progress", help="your checklist of exercises")
     s.add_argument("--json", action="store_true", help="raw progress.json, for collecting a class's progress")
+    s.add_argument("--merge", nargs="+", metavar="FILE_OR_FOLDER",
+                   help="instructors: merge learners' `lab progress --json` outputs (or progress.json files) into one table")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="where --merge writes its table (default: $LAB_HOME/runs/class-progress)")
     s.set_defaults(func=_progress)
 
     s = sub.add_parser("jupyter", help="start JupyterLab on 127.0.0.1 with the course's settings, on labs/")
@@ -125,6 +145,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-token", action="store_true",
                    help="containers only: no token (the port must be published on 127.0.0.1 only)")
     s.set_defaults(func=_jupyter)
+
+    s = sub.add_parser("grade", help="instructors: run learners' notebooks and mark every exercise")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="notebooks (.ipynb) and folders of them")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="where the table and executed copies go (default: $LAB_HOME/runs/grade)")
+    s.add_argument("--time-limit", type=float, default=None, metavar="CU",
+                   help="per notebook, in calibration units (default: 5 × the notebook's budget)")
+    s.add_argument("--scale", default="ci", help="dataset scale the notebooks run at (default ci)")
+    s.set_defaults(func=_grade)
+
+    s = sub.add_parser("compare", help="instructors: a learner's answers against the solution's (nbdime)")
+    s.add_argument("lab", metavar="LAB", help="the learner's notebook")
+    s.add_argument("solution", nargs="?", default=None, metavar="SOLUTION",
+                   help="the solution to compare with (default: the matching one in solutions/)")
+    s.add_argument("--html", default=None, metavar="FILE", help="also write nbdime's web diff as one HTML file")
+    s.set_defaults(func=_compare)
 
     s = sub.add_parser("reset", help="remove a chapter's tables, checkpoints, topics and runs")
     s.add_argument("chapter", metavar="NN")

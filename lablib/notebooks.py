@@ -32,31 +32,60 @@ _KEEP_CELL_META = ("tags",)
 
 
 # --------------------------------------------------------------------------- build
-def strip_code(source: str) -> str:
-    """Replace each solution region of a code cell with its stub."""
-    out: list[str] = []
+@dataclass(frozen=True)
+class Region:
+    """One ``# BEGIN SOLUTION`` … ``# END SOLUTION`` region of a code cell (line numbers in the cell)."""
+
+    begin: int  # the BEGIN line
+    end: int  # the END line
+    indent: str
+    stubs: tuple[str, ...]  # the learner's starting lines (from ``# STUB:``), indented
+    answer: tuple[str, ...]  # the solution's lines between the markers, ``# STUB:`` lines left out
+
+    @property
+    def stub(self) -> list[str]:
+        """What the lab shows instead of the answer."""
+        return [f"{self.indent}# TODO: your turn",
+                *(self.stubs or [f'{self.indent}raise NotImplementedError("your turn: write your code here")'])]
+
+
+def code_regions(source: str) -> list[Region]:
+    """The solution regions of a code cell, in order."""
+    regions: list[Region] = []
     lines = source.split("\n")
     i = 0
     while i < len(lines):
         m = _CODE_BEGIN.match(lines[i])
         if not m:
-            out.append(lines[i])
             i += 1
             continue
-        indent = m.group(1)
+        begin, indent = i, m.group(1)
         stubs: list[str] = []
+        answer: list[str] = []
         i += 1
         while i < len(lines) and not _CODE_END.match(lines[i]):
             s = _STUB.match(lines[i])
             if s:
                 stubs.append(indent + s.group(1))
+            else:
+                answer.append(lines[i])
             i += 1
         if i == len(lines):
             raise LabError("a '# BEGIN SOLUTION' has no '# END SOLUTION'; close the region")
-        i += 1  # skip END
-        out.append(f"{indent}# TODO: your turn")
-        out.extend(stubs or [f'{indent}raise NotImplementedError("your turn: write your code here")'])
-    return "\n".join(out)
+        regions.append(Region(begin, i, indent, tuple(stubs), tuple(answer)))
+        i += 1
+    return regions
+
+
+def strip_code(source: str) -> str:
+    """Replace each solution region of a code cell with its stub."""
+    lines = source.split("\n")
+    out: list[str] = []
+    pos = 0
+    for region in code_regions(source):
+        out += lines[pos:region.begin] + region.stub
+        pos = region.end + 1
+    return "\n".join(out + lines[pos:])
 
 
 def strip_markdown(source: str) -> str:
@@ -194,6 +223,66 @@ class RunResult:
         return self.status == "ok"
 
 
+class TimeLimitReached(Exception):
+    """A notebook ran past its whole-notebook time limit (raised between or during cells)."""
+
+
+def run_papermill(source: Path, output: Path, *, parameters: dict, env: dict[str, str | None] | None = None,
+                  progress: bool = True, keep_going: bool = False,
+                  time_limit: float | None = None) -> tuple[str, str]:
+    """Execute ``source`` into ``output`` with papermill; (status, first error) where status is
+    ``ok``, ``failed`` (a cell raised), ``crashed`` (the kernel died or never started) or
+    ``time limit``. The one way lablib executes a notebook (`lab run`, `lab grade`).
+
+    ``env`` changes the kernel's environment (a value of None removes the variable) for this run
+    only. ``keep_going`` runs every cell even after one raises, as a grader does (the first error
+    is still reported). ``time_limit`` bounds the whole notebook, in seconds: the kernel is
+    stopped when it is reached, and the outputs so far are saved.
+    """
+    import papermill as pm
+
+    engine: dict = {}
+    if keep_going:
+        engine["allow_errors"] = True
+    if time_limit is not None:
+        deadline = time.monotonic() + time_limit
+
+        def remaining(cell) -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeLimitReached()
+            return left
+
+        engine.update(timeout_func=remaining, shutdown_kernel="immediate")
+    env_before = dict(os.environ)
+    for key, value in (env or {}).items():  # the kernel inherits this process's environment
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    error = ""
+    try:
+        pm.execute_notebook(
+            str(source), str(output), parameters=parameters,
+            kernel_name="python3", language="python", progress_bar=progress, cwd=str(source.parent),
+            log_output=False, request_save_on_cell_execute=time_limit is not None, **engine,
+        )
+        status = "ok"
+    except pm.PapermillExecutionError as exc:
+        status = "failed"
+        error = f"cell {exc.cell_index} (execution {exc.exec_count}): {exc.ename}: {_first(exc.evalue)}"
+    except (TimeLimitReached, TimeoutError):  # nbclient's CellTimeoutError is a TimeoutError
+        status = "time limit"
+        error = f"stopped at its time limit ({time_limit:.0f} s)"
+    except Exception as exc:  # noqa: BLE001 - a kernel that dies must still give a row
+        status = "crashed"
+        error = f"{type(exc).__name__}: {_first(str(exc))}"
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    return status, error
+
+
 def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = None,
             progress: bool = True, strict: bool = False, calibration=None) -> RunResult:
     """Run one notebook with papermill; the executed copy goes to $LAB_HOME/runs/.
@@ -201,8 +290,6 @@ def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = N
     Time is always reported (in c.u. too when a ``calibration`` is given); it fails the run only
     when ``strict`` (authors and CI) and the notebook ran at CI scale over its budget in c.u.
     """
-    import papermill as pm
-
     cfg = settings()
     source = chapter.lab if labs else chapter.solution
     if not source.exists():
@@ -211,30 +298,13 @@ def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = N
     output = out_dir / source.name
     scale = scale or cfg.scale
     limit = budget(source)
-    env_before = dict(os.environ)
+    started = time.perf_counter()
     # the kernel inherits this: strict checks for solutions. The scale goes to the notebook only as
     # its SCALE parameter; lablib.reset(..., scale=SCALE) makes it the kernel's LAB_SCALE (the one
     # route, see lablib/config.py)
-    if not labs:
-        os.environ["LAB_CHECKS_STRICT"] = "1"
-    started = time.perf_counter()
-    error = ""
-    try:
-        pm.execute_notebook(
-            str(source), str(output), parameters={"SCALE": scale},
-            kernel_name="python3", progress_bar=progress, cwd=str(source.parent),
-            log_output=False, request_save_on_cell_execute=False,
-        )
-        status = "ok"
-    except pm.PapermillExecutionError as exc:
-        status = "failed"
-        error = f"cell {exc.cell_index} (execution {exc.exec_count}): {exc.ename}: {_first(exc.evalue)}"
-    except Exception as exc:  # noqa: BLE001 - a kernel that dies must still give a row
-        status = "failed"
-        error = f"{type(exc).__name__}: {_first(str(exc))}"
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    status, error = run_papermill(source, output, parameters={"SCALE": scale}, progress=progress,
+                                  env={} if labs else {"LAB_CHECKS_STRICT": "1"})
+    status = "failed" if status == "crashed" else status  # `lab run` has one word for both
     seconds = time.perf_counter() - started
     cu = None
     if calibration is not None:
