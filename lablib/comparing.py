@@ -285,6 +285,14 @@ def compare(lab_path: Path, solution_path: Path | None = None) -> tuple[list[Ans
     return found, solution_path
 
 
+def _shown(path: Path) -> str:
+    """A path as the person typed it, or relative to where they are when it is below."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
 def run_cli(lab: str, solution: str | None = None, html: str | None = None) -> int:
     import sys
 
@@ -294,7 +302,7 @@ def run_cli(lab: str, solution: str | None = None, html: str | None = None) -> i
     if solution is not None and not Path(solution).is_file():
         raise LabError(f"{solution} does not exist: name a solution notebook, or leave it out to use solutions/")
     found, solution_path = compare(lab_path, Path(solution) if solution else None)
-    print(report(found, str(lab_path), str(solution_path), color=sys.stdout.isatty()), end="")
+    print(report(found, _shown(lab_path), _shown(solution_path), color=sys.stdout.isatty()), end="")
     if html:
         from lablib import webdiff
 
