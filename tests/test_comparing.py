@@ -8,7 +8,7 @@ import sys
 
 import nbformat
 
-from lablib import chapters, comparing
+from lablib import chapters, comparing, notebooks
 
 LAB = chapters.get("00").lab
 SOLUTION = chapters.get("00").solution
@@ -97,3 +97,27 @@ def test_html_writes_nbdimes_web_diff_as_one_offline_file(tmp_path):
     assert "nbdime" in html and "toys.where" in text and "toys.filter" in text
     assert "an output of cell" not in text
     assert "127.0.0.1" not in html and "<script src" not in html and "<link " not in html  # opens offline
+
+
+def test_every_blank_lab_of_the_course_is_not_answered_everywhere():
+    for ch in chapters.all_chapters():
+        found, _ = comparing.compare(ch.lab, ch.solution)
+        assert found and {a.state for a in found} == {"not answered"}, (ch.name, [(a.label, a.state) for a in found])
+
+
+def test_a_markdown_answer_is_compared_too():
+    solution = nbformat.v4.new_notebook()
+    solution.cells += [
+        nbformat.v4.new_markdown_cell("### Why a log?\n\n<!-- BEGIN SOLUTION -->\nReaders see whole versions.\n"
+                                      "<!-- END SOLUTION -->\n\nThen the next step."),
+        nbformat.v4.new_code_cell("x = 1\n# BEGIN SOLUTION\n# STUB: y = None\ny = x + 1\n# END SOLUTION\nprint(y)"),
+    ]
+    for n, cell in enumerate(solution.cells):
+        cell["id"] = f"s{n}"
+    learner = notebooks.to_lab(solution)  # as handed out, then answered
+    learner.cells[0].source = learner.cells[0].source.replace("*Your answer here.*", "Because writes are atomic.")
+    found = comparing.answers(solution, learner)
+    assert [(a.kind, a.label, a.state) for a in found] == [
+        ("markdown", "Why a log?", "differs"), ("code", "Why a log?", "not answered")]
+    assert (found[0].solution, found[0].learner) == ("Readers see whole versions.", "Because writes are atomic.")
+    assert found[1].learner == "y = None"
