@@ -12,6 +12,8 @@ The public face, and all a notebook may use::
     orders = lablib.data.read("orders")      # a dataset table as a DataFrame (generated on first use)
     conf = lablib.kafka_config()             # confluent-kafka settings (starts the embedded broker)
     uri = lablib.mlflow_uri()                # the MLflow tracking server (started if embedded)
+    url = lablib.serve_model("models:/ch06-failures@champion")  # a registered model over REST (127.0.0.1)
+    feats = lablib.ml.rolling_features(hours)  # chapter 06's feature builders (lablib/ml.py)
     url = lablib.registry_url()              # the schema registry (started if embedded)
     cmd = lablib.connect_command(worker, connector)  # a Kafka Connect standalone worker's command line
     lablib.check.ch02.dedupe(silver_orders)  # one line of feedback
@@ -20,7 +22,7 @@ The public face, and all a notebook may use::
     with lablib.spark_conf({"spark.sql.adaptive.enabled": False}): ...  # settings for one block only
 
 This module is only the face: each name comes from the module that owns it
-(session, measuring, paths, resetting, services, data, check). Modules inside
+(session, measuring, paths, resetting, services, data, ml, check). Modules inside
 lablib import those modules, never this one (docs/architecture.md).
 """
 
@@ -36,8 +38,8 @@ from lablib.session import spark, spark_conf
 
 __all__ = [
     "spark", "spark_conf", "measure", "bars", "reset", "workdir", "checkpoint", "rel", "local_path", "home",
-    "kafka_config", "mlflow_uri", "registry_url", "connect_command",
-    "data", "check", "LabError",
+    "kafka_config", "mlflow_uri", "serve_model", "registry_url", "connect_command",
+    "data", "ml", "check", "LabError",
 ]
 __version__ = "0.1.0"
 
@@ -56,6 +58,15 @@ def mlflow_uri() -> str:
     return services.mlflow_uri()
 
 
+def serve_model(model_uri: str) -> str:
+    """Serve a registered model (``models:/<name>@<alias>`` or ``/<version>``) on 127.0.0.1 with
+    ``mlflow models serve``; returns its base URL. It stops with the kernel, `lab down model`, or the
+    chapter's reset; one model is served at a time."""
+    from lablib import services
+
+    return services.serve_model(model_uri)
+
+
 def registry_url() -> str:
     """The schema registry URL (Confluent-compatible API); started if embedded and down."""
     from lablib import services
@@ -72,7 +83,7 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
 
 
 def __getattr__(name: str):
-    # lablib.data and lablib.check load on first use, keeping `import lablib` light
-    if name in ("data", "check"):
+    # lablib.data, lablib.ml and lablib.check load on first use, keeping `import lablib` light
+    if name in ("data", "ml", "check"):
         return importlib.import_module(f"lablib.{name}")
     raise AttributeError(f"module 'lablib' has no attribute {name!r}")

@@ -77,6 +77,21 @@ def get(chapter: str | int) -> Chapter:
     return found[0]
 
 
+def services(chapter: str | int) -> tuple[str, ...]:
+    """The embedded services a chapter's notebooks declare they use (``metadata.lab.services``),
+    in the order first named; the chapter's reset starts them early."""
+    import json
+
+    found: list[str] = []
+    for ch in parts(normalise(chapter)):
+        try:
+            meta = json.loads(ch.solution.read_text()).get("metadata", {}).get("lab", {})
+        except (OSError, ValueError):
+            continue
+        found += [name for name in meta.get("services", []) if name not in found]
+    return tuple(found)
+
+
 def select(names: list[str]) -> list[Chapter]:
     """`lab run 00 03` / `lab run 03b` / `all` -> notebooks, in course order."""
     if not names or names == ["all"]:

@@ -87,6 +87,7 @@ class Settings:
     registry_url: str | None  # None: the embedded schema registry
     registry_port: int
     jupyter_port: int
+    model_port: int
     ci: bool
     jars_override: Path | None = None
     checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
@@ -168,6 +169,7 @@ def settings() -> Settings:
         registry_url=_env("SCHEMA_REGISTRY_URL"),
         registry_port=_int("LAB_REGISTRY_PORT", 8081),
         jupyter_port=_int("LAB_JUPYTER_PORT", 8888),
+        model_port=_int("LAB_MODEL_PORT", 5001),
         ci=_env("CI", "false").lower() in ("1", "true", "yes"),
         jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
         checks_strict=_env("LAB_CHECKS_STRICT") == "1",
@@ -230,10 +232,22 @@ ENVIRONMENT = {
     "LAB_REGISTRY_PORT": "embedded schema registry port (default 8081)",
     "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` / `lab jupyter` (default 8888)",
     "LAB_CHROMIUM": "the Chromium (or Chrome) the browser tests drive (default: chromium found on PATH)",
+    "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default 5001)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",
     "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it (to replay a verdict)",
+}
+
+
+#: what lablib sets for MLflow in a lab's process and hands to the MLflow processes it starts: no
+#: telemetry (no phoning home from a classroom laptop, no waiting on a blocked network), no progress
+#: bars or run links printed into notebook cells (a lab prints the address it means)
+MLFLOW_CLIENT_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
 
 

@@ -45,5 +45,5 @@ def reset(chapter: str | int, scale: str | None = None) -> None:
             removed.append(rel(folder))
     from lablib import services  # imported here: `import lablib` stays light
 
-    removed += services.reset_chapter(number)
+    removed += services.reset_chapter(number, uses=chapters.services(number))
     print(f"reset chapter {number}: " + (", ".join(removed) if removed else "nothing to remove"))

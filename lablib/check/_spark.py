@@ -23,7 +23,11 @@ def need_dataframe(obj, what: str = "your answer"):
         fail(f"{what} is still None", "assign your DataFrame to the variable the exercise names")
     names = {cls.__name__ for cls in type(obj).__mro__}
     if "DataFrame" not in names or not hasattr(obj, "schema"):
-        fail(f"{what} is a {type(obj).__name__}, not a Spark DataFrame")
+        kind = type(obj).__name__
+        if type(obj).__module__.split(".")[0] == "pandas":
+            kind = f"pandas {kind}"  # "a DataFrame, not a Spark DataFrame" would say nothing
+        fail(f"{what} is a {kind}, not a Spark DataFrame",
+             "spark.createDataFrame(frame) makes one from pandas" if kind.startswith("pandas") else None)
     return obj
 
 

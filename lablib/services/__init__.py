@@ -9,33 +9,48 @@ nothing is started here, and one that does not answer is a LabError within
 
 Naming convention the chapter reset relies on: topics ``chNN.<name>``,
 experiments and registered models ``chNN-<name>``, subjects ``chNN.<topic>-value``.
+
+A registered model can also be served (``serve_model``): that server is started from a lab,
+never by ``lab up``, and lives no longer than the process that started it (services/model.py).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import re
+import sys
 import time
 
+from lablib.config import MLFLOW_CLIENT_ENV
+from lablib.errors import LabError
 from lablib.services import _process
 from lablib.services._service import ensure, status
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
+from lablib.services.model import ModelServer
 from lablib.services.registry import Registry
 
 __all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
-           "SERVICES", "by_name"]
+           "serve_model", "stop_model", "served_model", "SERVICES", "SERVED", "by_name"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
+#: servers a lab starts with what it made (a model): stopped by `lab down`, never started by `lab up`
+SERVED = {"model": ModelServer()}
 
 #: when an external service was last seen answering; spares a probe on every helper call
 _verified: dict[str, float] = {}
 _TRUST_SECONDS = 30.0
 
 
-def by_name(names: list[str] | str) -> list:
+def by_name(names: list[str] | str, served: bool = False) -> list:
+    """The services named (``all``: every one). ``served``: include the servers a lab starts (the
+    model server), for `lab down` and `lab status`; `lab up` starts only the three services."""
     names = [names] if isinstance(names, str) else names
+    known = {**SERVICES, **SERVED} if served else SERVICES
     if not names or "all" in names:
-        return list(SERVICES.values())
-    return [SERVICES[n] for n in names]
+        return list(known.values())
+    return [known[n] for n in names]
 
 
 def _available(name: str) -> None:
@@ -64,9 +79,42 @@ def kafka_config(**overrides) -> dict:
 
 
 def mlflow_uri() -> str:
-    """The MLflow tracking URI (give it to ``mlflow.set_tracking_uri``)."""
+    """The MLflow tracking URI (give it to ``mlflow.set_tracking_uri``). This process's MLflow
+    client gets lablib's quiet settings (config.MLFLOW_CLIENT_ENV: no telemetry, no progress bars)."""
+    _quiet_mlflow_client()
     _available("mlflow")
     return SERVICES["mlflow"].uri()
+
+
+def _quiet_mlflow_client() -> None:
+    import logging
+
+    os.environ.update(MLFLOW_CLIENT_ENV)
+    # MLflow's INFO lines ("Creating a new experiment", "Created version 1") carry clocks and ids into
+    # notebook outputs; warnings still show. Its own processes keep their INFO logs.
+    os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    _import_tqdm_quietly()
+
+
+def _import_tqdm_quietly() -> None:
+    # MLflow imports tqdm.auto, which warns in every kernel without ipywidgets ("IProgress not
+    # found"); the labs draw no progress bars, so the warning only clutters the cell
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import tqdm.auto  # noqa: F401
+        except ImportError:
+            pass
+    if "mlflow" in sys.modules:  # imported before: drop the telemetry client it made at import
+        try:
+            from mlflow.telemetry.client import set_telemetry_client
+
+            set_telemetry_client()
+        except Exception:  # noqa: BLE001 - an MLflow without it has nothing to drop
+            pass
 
 
 def registry_url() -> str:
@@ -86,6 +134,101 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
                                          *(str(p) for p in properties), heap=heap)
     cmd.insert(1, "-XX:TieredStopAtLevel=1")  # a short-lived worker: a quick start beats peak speed
     return cmd
+
+
+# -- a served model ---------------------------------------------------------------
+
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def _describe_model(model_uri: str) -> dict:
+    """{"uri", "name", "version"} of a model URI the registry resolves, or one LabError saying why not."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise LabError(f"the model URI is {model_uri!r}: give one like models:/ch06-failures@champion")
+    client = MlflowClient(mlflow_uri())
+    m = _MODEL_URI.match(model_uri.strip())
+    if m is None:
+        raise LabError(f"{model_uri!r} is not a registered model's URI: use models:/<name>@<alias> "
+                       "or models:/<name>/<version>")
+    name, alias, version = m.group("name", "alias", "version")
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise LabError(f"there is no registered model {name} in MLflow at {mlflow_uri()}: register it "
+                       "first (mlflow.register_model or log_model(registered_model_name=...))") from None
+    try:
+        found = (client.get_model_version_by_alias(name, alias) if alias
+                 else client.get_model_version(name, version))
+    except MlflowException:
+        what = f"alias {alias} is not set" if alias else f"version {version} does not exist"
+        raise LabError(f"{what} on the registered model {name}"
+                       + (": set it with MlflowClient().set_registered_model_alias(name, alias, version)"
+                          if alias else "")) from None
+    return {"uri": model_uri.strip(), "name": name, "version": int(found.version)}
+
+
+def serve_model(model_uri: str) -> str:
+    """Serve a registered model (``models:/<name>@<alias>`` or ``models:/<name>/<version>``) with
+    ``mlflow models serve --env-manager local`` on 127.0.0.1 (LAB_MODEL_PORT); returns its base URL
+    (POST ``<url>/invocations``). A model served before is stopped first: one at a time. The server
+    stops with this process, with `lab down model` and with the chapter's reset."""
+    from lablib.services import _service
+
+    svc = SERVED["model"]
+    what = _describe_model(model_uri)
+    stop_model(quiet=True)
+    svc.remember(what)
+    label = f"{what['uri']} (version {what['version']})"
+    print(f"serving {label} on {svc.address()} …", end=" ", flush=True)
+    try:
+        with _process.lock(svc.name):
+            launch = _service._launch(svc, dies_with_parent=True)
+        if launch is None:  # raced by another process of this home: use what it serves
+            _service._wait_existing(svc, svc.start_timeout)
+            seconds = 0.0
+        else:
+            atexit.register(_stop_served_at_exit, launch.proc.pid)
+            seconds = _service._wait(launch)
+    except LabError:
+        print("failed")
+        svc.forget()
+        raise
+    print(f"ready in {seconds:.0f} s (log: {svc.rel_log()}; `lab down model` stops it)")
+    return svc.address()
+
+
+def served_model() -> dict | None:
+    """What the model server of this LAB_HOME serves, when it runs and answers: {"uri", "name",
+    "version", "url"}; None otherwise."""
+    svc = SERVED["model"]
+    record = _process.read_pid(svc.name)
+    if record is None or not _process.is_alive(record) or not svc.ready():
+        return None
+    what = svc.served()
+    return None if what is None else {**what, "url": svc.address()}
+
+
+def stop_model(quiet: bool = False) -> bool:
+    """Stop the served model of this LAB_HOME, if any; True when one was running."""
+    from lablib.services import _service
+
+    svc = SERVED["model"]
+    record = _process.read_pid(svc.name)
+    running = record is not None and _process.is_alive(record)
+    if record is not None:
+        _service.down([svc], log=(lambda line: None) if quiet else print)
+    svc.forget()
+    return running
+
+
+def _stop_served_at_exit(pid: int) -> None:
+    # only the server this process started, and only while the PID file still names it
+    record = _process.read_pid(SERVED["model"].name)
+    if record is not None and record.pid == pid:
+        stop_model(quiet=True)
 
 
 # -- chapter reset -------------------------------------------------------------
@@ -140,6 +283,7 @@ def _wait_topics_gone(admin, topics: list[str], timeout: float = 15) -> None:
 
 
 def _reset_mlflow(prefix: str) -> list[str]:
+    _import_tqdm_quietly()
     from mlflow import MlflowClient
 
     client = MlflowClient(SERVICES["mlflow"].uri())
@@ -168,11 +312,42 @@ def _reset_registry(prefix: str) -> list[str]:
     return removed
 
 
-def reset_chapter(number: str) -> list[str]:
+def _reset_served(prefix: str) -> list[str]:
+    what = SERVED["model"].served()
+    if what and str(what.get("name", "")).startswith(f"{prefix}-"):
+        if stop_model(quiet=True):
+            return [f"model server ({what['name']} version {what['version']})"]
+        SERVED["model"].forget()
+    return []
+
+
+def start_in_background(name: str) -> bool:
+    """Launch an embedded service that is down and return at once (True when launched); the next
+    helper that needs it (``mlflow_uri()``, ...) waits until it answers. Its start then overlaps
+    whatever the lab does meanwhile."""
+    from lablib.services import _service
+
+    svc = SERVICES[name]
+    if svc.external() is not None or _answers(name):
+        return False
+    with _process.lock(svc.name):
+        return _service._launch(svc) is not None
+
+
+def reset_chapter(number: str, uses: tuple[str, ...] = ()) -> list[str]:
     """Delete chapter NN's topics (`chNN.*`), experiments and models (`chNN-*`) and subjects
-    (`chNN.*`), on services that already run or are external; never starts one."""
+    (`chNN.*`), on services that already run or are external. A model of the chapter being served
+    is stopped. ``uses``: the services the chapter needs; one that is down is started in the
+    background (or, when its stored state holds the chapter's leftovers, started and cleared now)."""
     prefix = f"ch{number}"
-    removed: list[str] = []
+    removed: list[str] = _reset_served(prefix)
+    for name in uses:
+        svc = SERVICES[name]
+        if svc.external() is None and not _answers(name):
+            if name == "mlflow" and svc.leftovers(prefix):
+                ensure(svc)  # a run of this chapter before the server was stopped: clear it now
+            elif start_in_background(name):
+                removed.append(f"({svc.title} starting in the background)")
     for name, reset in (("kafka", _reset_kafka), ("mlflow", _reset_mlflow), ("registry", _reset_registry)):
         if _answers(name):
             removed += reset(prefix)

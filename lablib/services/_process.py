@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,8 +172,20 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
 
 # -- start and stop -----------------------------------------------------------
 
-def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``cmd`` in a new session, its output appended to ``log``."""
+def _term_when_parent_dies() -> None:
+    # runs in the child between fork and exec: ask Linux for SIGTERM when the parent dies
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's atexit hook is the only stop
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+          dies_with_parent: bool = False) -> subprocess.Popen:
+    """Start ``cmd`` in a new session, its output appended to ``log``. ``dies_with_parent``: the
+    process gets SIGTERM when this process dies, however it dies (Linux's parent-death signal)."""
     ensure_dir(log.parent)
     with open(log, "ab") as out:
         out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {cmd[0]} ... {cmd[-1]}\n".encode())
@@ -180,6 +193,7 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pat
         return subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             env=env, cwd=cwd, start_new_session=True, close_fds=True,
+            preexec_fn=_term_when_parent_dies if dies_with_parent and sys.platform.startswith("linux") else None,
         )
 
 

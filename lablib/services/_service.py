@@ -117,8 +117,9 @@ class _Launch:
     began: float
 
 
-def _launch(svc: Service) -> _Launch | None:
-    """Start the process unless it already runs; None when it does. Caller holds the lock."""
+def _launch(svc: Service, dies_with_parent: bool = False) -> _Launch | None:
+    """Start the process unless it already runs; None when it does. Caller holds the lock.
+    ``dies_with_parent``: the process is stopped when this one dies (Linux), not only when it exits."""
     record = _process.read_pid(svc.name)
     if record is not None:
         if _process.is_alive(record):
@@ -133,7 +134,8 @@ def _launch(svc: Service) -> _Launch | None:
     ensure_dir(settings().logs)
     svc.prepare()
     began = time.monotonic()
-    proc = _process.spawn(svc.command(), svc.log, env=svc.env(), cwd=settings().home)
+    proc = _process.spawn(svc.command(), svc.log, env=svc.env(), cwd=settings().home,
+                          dies_with_parent=dies_with_parent)
     _process.write_pid(svc.name, proc.pid, svc.ports())
     return _Launch(svc, proc, began)
 
@@ -167,6 +169,12 @@ def _wait_existing(svc: Service, timeout: float) -> None:
     while time.monotonic() < deadline:
         if svc.ready():
             return
+        record = _process.read_pid(svc.name)
+        if record is not None and not _process.is_alive(record):
+            # it was started in the background (or by another kernel) and died while starting
+            _process.remove_pid(svc.name)
+            why = _process.last_error_line(svc.log)
+            raise LabError(f"{svc.title} exited while starting; read {svc.rel_log()}" + (f": {why}" if why else ""))
         time.sleep(0.3)
     raise LabError(
         f"{svc.title} runs (PID file {_process.pid_file(svc.name)}) but does not answer on "

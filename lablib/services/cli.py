@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 CHOICES = ["kafka", "mlflow", "registry", "all"]
+#: `lab down` and `lab status` also know the model server a lab starts (lablib.serve_model)
+DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "all"]
 
 
 def _up(args) -> int:
@@ -15,14 +17,14 @@ def _up(args) -> int:
 def _down(args) -> int:
     from lablib.services import _service, by_name
 
-    _service.down(by_name(args.services))
+    _service.down(by_name(args.services, served=True))
     return 0
 
 
 def _status(args) -> int:
-    from lablib.services import SERVICES, _service
+    from lablib.services import _service, by_name
 
-    rows = [_service.status(svc) for svc in SERVICES.values()]
+    rows = [_service.status(svc) for svc in by_name("all", served=True)]
     print(_service.table(rows))
     advice = [line for line in map(_service.advice, rows) if line]
     if advice:
@@ -38,9 +40,9 @@ def add_commands(subparsers) -> None:
                    help="kafka, mlflow, registry or all (default)")
     s.set_defaults(func=_up)
 
-    s = subparsers.add_parser("down", help="stop the embedded services that `lab up` started")
-    s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
-                   help="kafka, mlflow, registry or all (default)")
+    s = subparsers.add_parser("down", help="stop the embedded services (and a model a lab serves)")
+    s.add_argument("services", nargs="*", choices=DOWN_CHOICES, default="all", metavar="SERVICE",
+                   help="kafka, mlflow, registry, model (the served model) or all (default)")
     s.set_defaults(func=_down)
 
     s = subparsers.add_parser("status", help="a table of the services: state, address, PID, uptime")

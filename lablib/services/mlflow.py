@@ -7,10 +7,12 @@ shared folder. One worker: the default four cost about a gigabyte.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from pathlib import Path
 
-from lablib.config import ensure_dir, settings
+from lablib.config import MLFLOW_CLIENT_ENV, ensure_dir, settings
 from lablib.errors import LabError
 from lablib.services._service import Service
 
@@ -46,11 +48,32 @@ class MLflow(Service):
     def uri(self) -> str:
         return self.external() or self.address()
 
+    @property
+    def store(self) -> Path:
+        return settings().home / "mlflow" / "mlflow.db"
+
+    def leftovers(self, prefix: str) -> bool:
+        """The embedded store (read while the server is down) holds live experiments or registered
+        models named ``<prefix>-*``; True also when the store cannot be read (better safe)."""
+        import sqlite3
+
+        if not self.store.exists():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.store}?mode=ro", uri=True, timeout=5)) as db:
+                like = f"{prefix}-%"
+                experiments = db.execute("SELECT count(*) FROM experiments WHERE name LIKE ? "
+                                         "AND lifecycle_stage = 'active'", (like,)).fetchone()[0]
+                models = db.execute("SELECT count(*) FROM registered_models WHERE name LIKE ?", (like,)).fetchone()[0]
+        except sqlite3.Error:
+            return True
+        return bool(experiments or models)
+
     def prepare(self) -> None:
         ensure_dir(settings().home / "mlflow" / "artifacts")
 
     def command(self) -> list[str]:
-        folder = settings().home / "mlflow"
+        folder = self.store.parent
         return [
             sys.executable, "-m", "mlflow", "server",
             "--host", "127.0.0.1", "--port", str(settings().mlflow_port), "--workers", "1",
@@ -62,7 +85,7 @@ class MLflow(Service):
         env = dict(os.environ)
         env.pop("MLFLOW_TRACKING_URI", None)
         # no phoning home from a classroom laptop (and no waiting on a blocked network)
-        env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1")
+        env.update(MLFLOW_CLIENT_ENV, PYTHONUNBUFFERED="1")
         # the server's job runner (GenAI judges, optimisation) forks seven huey consumers,
         # about 1 GB together; the labs use none of it
         env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
