@@ -95,6 +95,13 @@ def _quiet_mlflow_client() -> None:
     os.environ["MLFLOW_LOGGING_LEVEL"] = "WARNING"
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     _import_tqdm_quietly()
+    import warnings
+
+    # two known, harmless warnings that print a library's absolute path into cells: MLflow's hint about
+    # integer columns when it infers a dataset's schema (the label column, never a model input), and
+    # scikit-learn 1.9's renamed argument, as MLflow 3.17's autolog still calls its metrics
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column", category=UserWarning)
+    warnings.filterwarnings("ignore", message="`y_pred` was renamed to `y_proba`", category=FutureWarning)
 
 
 def _import_tqdm_quietly() -> None:
