@@ -141,7 +141,7 @@ def build_feature_table(name: str = "ch06.features") -> str:
     feats = rolling_features(machine_hours(silver_telemetry())).cache()
     last_hour = feats.agg(F.max("hour")).first()[0]
     table = label(usable(feats), data.read("failures"), last_hour)
-    (table.select(*KEY, "factory_id", *feature_columns(), "label").orderBy(*KEY)
+    (table.select(*KEY, "factory_id", *feature_columns(), "label")
      .write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(name))
     feats.unpersist()
     return str(local_path(session.sql(f"DESCRIBE DETAIL {name}").first()["location"]))
