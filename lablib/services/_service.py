@@ -25,6 +25,7 @@ class Service:
     env_var = ""  # the variable that points at an external one instead
     start_timeout = 90.0  # seconds; MLflow needs ~15 s, a cold Apicurio ~12 s on 2 cores
     stop_grace = 30.0  # seconds of SIGTERM before SIGKILL (Kafka flushes its logs)
+    started_by: str | None = None  # how it starts when not by `lab up` (advice under `lab status`)
 
     # -- hooks ------------------------------------------------------------------
     def external(self) -> str | None:
@@ -86,8 +87,12 @@ def status(svc: Service) -> Status:
     return Status(svc.name, state, svc.address(), record.pid, time.time() - record.started)
 
 
-def advice(st: Status) -> str | None:
-    """One line under `lab status` for a service that is not simply running or stopped."""
+def advice(st: Status, start: str | None = None) -> str | None:
+    """One line under `lab status` for a service that is not simply running or stopped. ``start``:
+    how this service is started, when not by `lab up` (a served model: by a lab)."""
+    if st.state == "stale" and start:
+        return (f"{st.service} is down: its process (pid {st.pid}) has ended with the lab that started it; "
+                f"{start} starts one again")
     if st.state == "stale":
         left = ""
         if st.left:

@@ -24,9 +24,10 @@ def _down(args) -> int:
 def _status(args) -> int:
     from lablib.services import _service, by_name
 
-    rows = [_service.status(svc) for svc in by_name("all", served=True)]
+    known = by_name("all", served=True)
+    rows = [_service.status(svc) for svc in known]
     print(_service.table(rows))
-    advice = [line for line in map(_service.advice, rows) if line]
+    advice = [line for line in (_service.advice(st, svc.started_by) for st, svc in zip(rows, known, strict=True)) if line]
     if advice:
         print()  # the table ends at the first blank line
         print("\n".join(advice))

@@ -37,6 +37,7 @@ class ModelServer(Service):
     env_var = ""  # never external: a model is served from this machine's registry
     start_timeout = 120.0
     stop_grace = 10.0
+    started_by = "`lablib.serve_model(uri)` in a lab"
 
     def external(self) -> str | None:
         return None
