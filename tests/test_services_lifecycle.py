@@ -22,6 +22,11 @@ def lab(*args: str) -> subprocess.CompletedProcess:
 
 
 def states() -> dict[str, str]:
+    """The three services' states in `lab status` (whose last row, the served model, is read apart)."""
+    return {name: state for name, state in all_states().items() if name in SERVICES}
+
+
+def all_states() -> dict[str, str]:
     table = lab("status").stdout.split("\n\n")[0]  # advice lines may follow the table
     return {line.split()[0]: line.split()[1] for line in table.splitlines()[1:]}
 
@@ -67,8 +72,9 @@ def test_up_twice_down_twice_status_in_each_state_stale_pid_and_taken_port(resto
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("stopped (pid") == 3
     assert set(states().values()) == {"stopped"}
+    assert all_states()["model"] == "stopped"  # `lab status` lists the served model too; none is served here
     second = lab("down")
-    assert second.returncode == 0 and second.stdout.count("not running") == 3
+    assert second.returncode == 0 and second.stdout.count("not running") == 4  # the three and the model server
     # nothing left behind: no process of their sessions, no open port
     assert not any(_process.session_members(sid) for sid in sessions)
     ports = [p for svc in embedded() for p in svc.ports()]
