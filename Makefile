@@ -8,7 +8,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 LAB    := $(BIN)/lab
-PORT   ?= $(or $(LAB_JUPYTER_PORT),8888)
+# JupyterLab's port: this home's recorded one (`lab jupyter` asks lablib/ports.py: 8888 for the first
+# home on the machine), unless PORT=… or LAB_JUPYTER_PORT is given
+PORT   ?= $(LAB_JUPYTER_PORT)
 
 .PHONY: setup lab test run up down lint build clean-lab system-deps
 
@@ -28,7 +30,7 @@ setup: system-deps $(VENV)/.installed
 
 lab: setup
 	$(LAB) up all
-	$(LAB) jupyter --port $(PORT)
+	$(LAB) jupyter $(if $(PORT),--port $(PORT))
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lablib tests benchmarks solutions

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lablib import ports
 from lablib.config import settings
 from tests.homes import FIRST_RUN_MARK, notebook_home
 
@@ -30,6 +31,9 @@ os.environ.setdefault("LAB_TEST_HOMES", str(settings().home / "test-homes"))
 
 
 BASE_HOME = settings().home
+# the suite's own home is in the machine's index of homes before any home a test makes, so where no
+# other home holds them it keeps the default ports and the throw-away homes get free ones (lablib/ports.py)
+ports.ports()
 
 
 def pytest_configure(config):

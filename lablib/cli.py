@@ -76,10 +76,9 @@ def _progress(args) -> int:
 def _jupyter(args) -> int:
     import os
 
-    from lablib import jupyter
-    from lablib.config import settings
+    from lablib import jupyter, ports
 
-    port = args.port or settings().jupyter_port
+    port = args.port or ports.port("jupyter")  # this home's (LAB_JUPYTER_PORT wins)
     cmd = jupyter.command(port, ip=args.ip, token="" if args.no_token else None)
     # replace this process: Ctrl+C and the exit code are JupyterLab's own
     os.execve(cmd[0], cmd, jupyter.environment(os.environ))
@@ -140,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_progress)
 
     s = sub.add_parser("jupyter", help="start JupyterLab on 127.0.0.1 with the course's settings, on labs/")
-    s.add_argument("--port", type=int, default=None, help="port (default LAB_JUPYTER_PORT, 8888)")
+    s.add_argument("--port", type=int, default=None, help="port (default: this home's recorded one, 8888 for the first home; LAB_JUPYTER_PORT)")
     s.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--no-token", action="store_true",
                    help="containers only: no token (the port must be published on 127.0.0.1 only)")

@@ -33,6 +33,15 @@ from pathlib import Path
 #: the repository checkout this lablib belongs to (lablib is installed editable)
 REPO = Path(__file__).resolve().parent.parent
 
+#: each embedded service's port, and the Spark UI's and JupyterLab's: the first LAB_HOME on a machine
+#: gets these, every other home free ports of its own (lablib/ports.py records them in the home)
+DEFAULT_PORTS = {"kafka": 9092, "kafka_controller": 9093, "registry": 8081, "mlflow": 5000,
+                 "model": 5001, "spark_ui": 4040, "jupyter": 8888}
+#: the variables that set a port explicitly (they win over the home's record and are never recorded)
+PORT_VARIABLES = {"kafka": "LAB_KAFKA_PORT", "kafka_controller": "LAB_KAFKA_CONTROLLER_PORT",
+                  "registry": "LAB_REGISTRY_PORT", "mlflow": "LAB_MLFLOW_PORT", "model": "LAB_MODEL_PORT",
+                  "spark_ui": "LAB_SPARK_UI_PORT", "jupyter": "LAB_JUPYTER_PORT"}
+
 #: the named dataset scales; any other scale is a positive factor of ``small`` up to MAX_SCALE_FACTOR
 SCALES = ("ci", "small", "full")
 MAX_SCALE_FACTOR = 1000
@@ -53,6 +62,17 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number; unset it or give a number") from None
+
+
+def _port(name: str) -> int:
+    port = _int(name, 0)
+    if not 0 < port < 65536:
+        raise ValueError(f"{name}={port} is not a TCP port; unset it or give a number from 1 to 65535")
+    return port
+
+
+def _homes_index() -> Path:
+    return Path(_env("LAB_HOMES_INDEX", "~/.cache/mega-awesome-toys/homes")).expanduser()
 
 
 def _positive(name: str) -> float | None:
@@ -78,16 +98,11 @@ class Settings:
     spark_remote: str | None
     driver_memory: str
     shuffle_partitions: int
-    ui_port: int
     kafka_bootstrap: str | None  # None: the embedded broker
-    kafka_port: int
-    kafka_controller_port: int
     mlflow_uri: str | None  # None: the embedded tracking server
-    mlflow_port: int
     registry_url: str | None  # None: the embedded schema registry
-    registry_port: int
-    jupyter_port: int
-    model_port: int
+    port_overrides: dict[str, int]  # ports set by LAB_*_PORT (lablib.ports.port() gives the one to use)
+    homes_index: Path  # the machine-wide index of LAB_HOMEs (lablib/ports.py)
     ci: bool
     jars_override: Path | None = None
     checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
@@ -160,16 +175,11 @@ def settings() -> Settings:
         spark_remote=_env("SPARK_REMOTE"),
         driver_memory=_env("LAB_DRIVER_MEMORY", "2g"),
         shuffle_partitions=_int("LAB_SHUFFLE_PARTITIONS", 4),
-        ui_port=_int("LAB_SPARK_UI_PORT", 4040),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP_SERVERS"),
-        kafka_port=_int("LAB_KAFKA_PORT", 9092),
-        kafka_controller_port=_int("LAB_KAFKA_CONTROLLER_PORT", 9093),
         mlflow_uri=_env("MLFLOW_TRACKING_URI"),
-        mlflow_port=_int("LAB_MLFLOW_PORT", 5000),
         registry_url=_env("SCHEMA_REGISTRY_URL"),
-        registry_port=_int("LAB_REGISTRY_PORT", 8081),
-        jupyter_port=_int("LAB_JUPYTER_PORT", 8888),
-        model_port=_int("LAB_MODEL_PORT", 5001),
+        port_overrides={name: _port(var) for name, var in PORT_VARIABLES.items() if _env(var) is not None},
+        homes_index=_homes_index(),
         ci=_env("CI", "false").lower() in ("1", "true", "yes"),
         jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
         checks_strict=_env("LAB_CHECKS_STRICT") == "1",
@@ -222,17 +232,18 @@ ENVIRONMENT = {
     "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",
     "LAB_DRIVER_MEMORY": "driver heap (default 2g)",
     "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",
-    "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default 4040)",
+    "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default: the home's recorded port, 4040 for the first home)",
     "KAFKA_BOOTSTRAP_SERVERS": "an external Kafka; unset = the embedded broker",
-    "LAB_KAFKA_PORT": "embedded broker port (default 9092)",
-    "LAB_KAFKA_CONTROLLER_PORT": "embedded KRaft controller port (default 9093)",
+    "LAB_KAFKA_PORT": "embedded broker port (default: the home's recorded port, 9092 for the first home)",
+    "LAB_KAFKA_CONTROLLER_PORT": "embedded KRaft controller port (default: recorded, 9093 for the first home)",
     "MLFLOW_TRACKING_URI": "an external MLflow server; unset = the embedded one",
-    "LAB_MLFLOW_PORT": "embedded MLflow port (default 5000)",
+    "LAB_MLFLOW_PORT": "embedded MLflow port (default: recorded, 5000 for the first home)",
     "SCHEMA_REGISTRY_URL": "an external schema registry; unset = the embedded one",
-    "LAB_REGISTRY_PORT": "embedded schema registry port (default 8081)",
-    "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` / `lab jupyter` (default 8888)",
+    "LAB_REGISTRY_PORT": "embedded schema registry port (default: recorded, 8081 for the first home)",
+    "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` / `lab jupyter` (default: recorded, 8888 for the first home)",
+    "LAB_HOMES_INDEX": "the machine's index of LAB_HOMEs and the ports they hold (default ~/.cache/mega-awesome-toys/homes)",
     "LAB_CHROMIUM": "the Chromium (or Chrome) the browser tests drive (default: chromium found on PATH)",
-    "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default 5001)",
+    "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default: recorded, 5001 for the first home)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",

@@ -351,8 +351,11 @@ def save_outputs(executed: Path, solution: Path) -> None:
 
 def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save: bool = False,
             strict: bool = False) -> int:
-    """`lab run`: a learner's run reports time; ``strict`` (authors, and CI=true) also enforces budgets."""
-    from lablib import calibration
+    """`lab run`: a learner's run reports time; ``strict`` (authors, and CI=true) also enforces budgets.
+
+    A headless run leaves no broker or JVM behind: at the end it stops the embedded services its
+    notebooks started, and keeps those that ran before it (a learner's `make lab`, a `lab up`)."""
+    from lablib import calibration, services
 
     selected = chapters.select(names)
     strict = (strict or settings().ci) and not labs  # a learner's copy has no budget to keep
@@ -365,17 +368,16 @@ def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save
     cal = calibration.current()
     print(cal.describe() + (" — budgets enforced (--strict)" if strict else " — time is reported, not enforced"),
           flush=True)
-    results = []
-    for i, chapter in enumerate(selected, 1):
-        print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
-        result = execute(chapter, labs=labs, scale=scale, strict=strict, calibration=cal)
-        results.append(result)
-        line = f"      {result.status} in {result.seconds:.1f} s = {result.cu:.1f} c.u."
-        print(line + (f" — {result.error}" if result.error else ""), flush=True)
-        if save and result.status in ("ok", "over budget"):  # the outputs are right either way
-            save_outputs(result.output, chapter.solution)
-            build_one(chapter)
-            print(f"      outputs saved to solutions/{chapter.solution.name}; labs/{chapter.lab.name} rebuilt")
+    running_before = services.running()
+    try:
+        results = _run_all(selected, labs=labs, scale=scale, save=save, strict=strict, calibration=cal)
+    finally:
+        started = services.running() - running_before
+        if started:
+            services.stop(started, log=lambda line: None)
+            print(f"stopped the services this run started: {', '.join(sorted(started))}"
+                  + (f" (still running from before: {', '.join(sorted(running_before))})" if running_before else ""),
+                  flush=True)
     summary = table(results)
     print()
     print(summary)
@@ -388,3 +390,18 @@ def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save
         return 1
     return 0
 
+
+def _run_all(selected: list[chapters.Chapter], labs: bool, scale: str | None, save: bool, strict: bool,
+             calibration) -> list[RunResult]:
+    results = []
+    for i, chapter in enumerate(selected, 1):
+        print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
+        result = execute(chapter, labs=labs, scale=scale, strict=strict, calibration=calibration)
+        results.append(result)
+        line = f"      {result.status} in {result.seconds:.1f} s = {result.cu:.1f} c.u."
+        print(line + (f" — {result.error}" if result.error else ""), flush=True)
+        if save and result.status in ("ok", "over budget"):  # the outputs are right either way
+            save_outputs(result.output, chapter.solution)
+            build_one(chapter)
+            print(f"      outputs saved to solutions/{chapter.solution.name}; labs/{chapter.lab.name} rebuilt")
+    return results

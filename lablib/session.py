@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lablib import jvm, write_errors
+from lablib import jvm, ports, write_errors
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
 
@@ -115,7 +115,7 @@ def _local_conf() -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.debug.maxToStringFields": "200",
-        "spark.ui.port": str(_free_port(cfg.ui_port)),
+        "spark.ui.port": str(_free_port(ports.port("spark_ui"))),  # this home's, then the next free one
         "spark.port.maxRetries": "32",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,

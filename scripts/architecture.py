@@ -51,6 +51,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.browser": (1, "the system Chromium the browser tests drive"),
     "lablib.exercises": (1, "each notebook's exercises, read from its solution"),
     "lablib.submissions": (1, "learners' notebooks: whose, and which course notebook"),
+    "lablib.ports": (1, "each LAB_HOME's ports, recorded in the home; the machine's index of homes"),
+    "lablib.sockets": (1, "listening sockets from /proc: who holds a port"),
     "lablib.paths": (2, "LAB_HOME, workdir, checkpoint, rel, local_path"),
     "lablib.session": (2, "the SparkSession: Delta, local jars, cluster switch"),
     "lablib.write_errors": (2, "a write the disk refused (full, read-only) as one LabError"),

@@ -15,7 +15,9 @@ def test_defaults(monkeypatch):
     assert s.home == config.REPO / ".lab"
     assert s.spark_master == "local[*]"
     assert s.kafka_embedded and s.mlflow_embedded and s.registry_embedded
-    assert (s.kafka_port, s.mlflow_port, s.registry_port) == (9092, 5000, 8081)
+    assert s.port_overrides == {}  # each home's ports come from its record (lablib/ports.py)
+    assert config.DEFAULT_PORTS == {"kafka": 9092, "kafka_controller": 9093, "registry": 8081, "mlflow": 5000, "model": 5001,
+                                    "spark_ui": 4040, "jupyter": 8888}
     assert s.jars == s.home / "jars"
 
 
@@ -28,6 +30,14 @@ def test_environment_wins(monkeypatch, tmp_path):
     assert s.data == tmp_path / "a home" / "data"
     assert s.kafka_bootstrap == "kafka:9092" and not s.kafka_embedded
     assert s.shuffle_partitions == 7
+
+
+def test_a_port_variable_is_an_explicit_override(monkeypatch):
+    monkeypatch.setenv("LAB_KAFKA_PORT", "19092")
+    assert config.settings().port_overrides == {"kafka": 19092}
+    monkeypatch.setenv("LAB_KAFKA_PORT", "70000")
+    with pytest.raises(ValueError, match="LAB_KAFKA_PORT=70000 is not a TCP port"):
+        config.settings()
 
 
 def test_relative_home_is_made_absolute(monkeypatch, tmp_path):

@@ -50,21 +50,10 @@ IMAGES = {"kafka": "apache/kafka", "mlflow": "ghcr.io/mlflow/mlflow", "registry"
 # -- sources of truth -------------------------------------------------------------
 
 
-def defaults() -> config.Settings:
-    """lablib's settings with none of its variables set (the defaults)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [*config.ENVIRONMENT, "CI"]:
-            mp.delenv(name, raising=False)
-        return config.settings()
-
-
 def default_ports() -> dict[str, int]:
-    s = defaults()
-    return {
-        "jupyter": s.jupyter_port, "spark_ui": s.ui_port, "kafka": s.kafka_port,
-        "kafka_controller": s.kafka_controller_port, "mlflow": s.mlflow_port,
-        "registry": s.registry_port,
-    }
+    """The ports of the first LAB_HOME on a machine that the containers publish (a model a lab
+    serves listens inside the workspace only)."""
+    return {name: port for name, port in config.DEFAULT_PORTS.items() if name != "model"}
 
 
 def pyproject() -> dict:

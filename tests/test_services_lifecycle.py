@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,8 +18,9 @@ from lablib.services import SERVICES, _process, _service, reset_chapter
 pytestmark = pytest.mark.services
 
 
-def lab(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lablib.cli", *args], capture_output=True, text=True, timeout=240)
+def lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lablib.cli", *args], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, **(env or {})})
 
 
 def states() -> dict[str, str]:
@@ -50,13 +52,15 @@ def _stale_pid_file_and_taken_port(registry) -> None:
     _process.pid_file("registry").write_text(json.dumps({"pid": dead.pid, "started": time.time(), "ticks": None,
                                                          "ports": registry.ports()}))
     assert states()["registry"] == "stale"
-    # the port held by another program: a one-line error that names the port
+    # a port set explicitly (LAB_REGISTRY_PORT) and held by another program cannot move: a one-line
+    # error naming the port and the program (a recorded port moves instead: test_services_ports.py)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", registry.ports()[0]))
         squatter.listen()
-        failed = lab("up", "registry")
+        failed = lab("up", "registry", env={"LAB_REGISTRY_PORT": str(registry.ports()[0])})
     assert failed.returncode == 1
-    assert f"port {registry.ports()[0]}" in failed.stderr and "Traceback" not in failed.stderr
+    assert f"port {registry.ports()[0]} on 127.0.0.1 (LAB_REGISTRY_PORT) is taken by" in failed.stderr
+    assert f"(pid {os.getpid()})" in failed.stderr and "Traceback" not in failed.stderr
     assert not _process.pid_file("registry").exists()
 
 
@@ -128,20 +132,22 @@ def test_reset_chapter_removes_topics_experiments_subjects(lab_services, unique)
     reset_chapter("97")
 
 
-def test_reset_chapter_clears_the_broker_a_notebook_of_another_home_uses(lab_services, unique, tmp_path,
-                                                                         monkeypatch):
-    # a notebook in a home with no PID file uses the broker that answers on its port (started from
-    # another LAB_HOME); its reset must clear the chapter there too, or the second run of the notebook
-    # meets the first run's topics (TOPIC_ALREADY_EXISTS, seen with two homes on one machine)
+def test_reset_in_another_home_never_touches_this_homes_broker(lab_services, unique, tmp_path, monkeypatch):
+    # another LAB_HOME whose services are down: its reset finds nothing of its own to clear, and leaves
+    # this home's broker (which answers on a port of this home's record, not of that one) alone
     from confluent_kafka.admin import AdminClient, NewTopic
 
     if SERVICES["kafka"].external() is not None:
-        pytest.skip("an external broker is reset as it is")
-    monkeypatch.setenv("LAB_HOME", str(tmp_path / "another home"))
-    assert _service.status(SERVICES["kafka"]).state == "stopped"  # not started from this home
-    topic = f"ch98.other-home-{unique}"
-    admin = AdminClient(lablib.kafka_config())  # the broker that answers; nothing is started
+        pytest.skip("an external broker is shared on purpose")
+    admin = AdminClient(lablib.kafka_config())
+    topic = f"ch98.this-home-{unique}"
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    mine = SERVICES["kafka"].ports()
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "another home"))
+    assert not set(SERVICES["kafka"].ports()) & set(mine)  # its own ports, recorded in its home
+    assert _service.status(SERVICES["kafka"]).state == "stopped"
+    assert reset_chapter("98") == []
+    assert not _process.pid_file("kafka").exists()  # nothing started there either
+    monkeypatch.undo()
+    assert topic in admin.list_topics(timeout=10).topics
     assert f"topic {topic}" in reset_chapter("98")
-    assert topic not in admin.list_topics(timeout=10).topics
-    assert not _process.pid_file("kafka").exists()  # and still nothing started from this home

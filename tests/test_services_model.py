@@ -17,8 +17,7 @@ import pytest
 import requests
 
 import lablib
-from lablib import services
-from lablib.config import settings
+from lablib import ports, services
 from lablib.errors import LabError
 from lablib.services import _process, _service
 
@@ -80,7 +79,7 @@ def test_serving_refuses_what_it_cannot_serve(model):
 def test_a_served_model_answers_on_loopback_and_stops_with_lab_down(model, capsys):
     name, X, booster = model
     url = lablib.serve_model(f"models:/{name}@champion")
-    assert url == f"http://127.0.0.1:{settings().model_port}"
+    assert url == f"http://127.0.0.1:{ports.port('model')}"
     assert f"serving models:/{name}@champion (version 1) on {url}" in capsys.readouterr().out
     assert requests.get(f"{url}/ping", timeout=5).status_code == 200
     answer = requests.post(f"{url}/invocations", json=lablib.ml.json_rows(X.head(5)), timeout=30).json()
@@ -90,7 +89,7 @@ def test_a_served_model_answers_on_loopback_and_stops_with_lab_down(model, capsy
     assert _service.status(svc).state == "running"
     status = subprocess.run([sys.executable, "-m", "lablib.cli", "status"], capture_output=True, text=True, timeout=120)
     assert any(line.split()[:2] == ["model", "running"] for line in status.stdout.splitlines()), status.stdout
-    port = settings().model_port
+    port = ports.port("model")
     listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
     assert listening.strip() and all("127.0.0.1:" in line for line in listening.splitlines()), listening
     down = subprocess.run([sys.executable, "-m", "lablib.cli", "down", "model"], capture_output=True, text=True, timeout=120)
@@ -117,7 +116,7 @@ def test_a_served_model_dies_with_the_process_that_started_it(model):
     finally:
         os.kill(starter.pid, signal.SIGKILL)
         starter.wait()
-    assert _port_closes(settings().model_port), "the model server outlived its killed parent"
+    assert _port_closes(ports.port("model")), "the model server outlived its killed parent"
     assert services.served_model() is None
 
 
@@ -133,7 +132,7 @@ def test_a_failing_notebook_leaves_no_server_behind(model, tmp_path):
     nbformat.write(nb, source)
     with pytest.raises(pm.PapermillExecutionError, match="the notebook fails half way"):
         pm.execute_notebook(str(source), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False)
-    assert _port_closes(settings().model_port), "the failed notebook's model server still answers"
+    assert _port_closes(ports.port("model")), "the failed notebook's model server still answers"
     assert services.served_model() is None
 
 
@@ -146,7 +145,7 @@ def test_the_chapter_reset_stops_its_served_model(lab_services):
     removed = services.reset_chapter("06")
     assert f"model server ({name} version 1)" in removed
     assert f"model {name}" in removed  # the registered model goes too
-    assert _port_closes(settings().model_port, timeout=5)
+    assert _port_closes(ports.port("model"), timeout=5)
     with pytest.raises(mlflow.exceptions.MlflowException):
         mlflow.MlflowClient().get_registered_model(name)
 

@@ -2,7 +2,8 @@
 
 Embedded by default: each runs as a local process on 127.0.0.1, started by
 `lab up` or, on first use, by the helpers below (which print one line when
-they start something). ``KAFKA_BOOTSTRAP_SERVERS``, ``MLFLOW_TRACKING_URI``
+they start something). Each LAB_HOME has its own, on ports recorded in the
+home (lablib/ports.py); a home never uses, resets or stops another's. ``KAFKA_BOOTSTRAP_SERVERS``, ``MLFLOW_TRACKING_URI``
 and ``SCHEMA_REGISTRY_URL`` point lablib at external services instead; then
 nothing is started here, and one that does not answer is a LabError within
 10 seconds.
@@ -25,14 +26,14 @@ import time
 from lablib.config import MLFLOW_CLIENT_ENV
 from lablib.errors import LabError
 from lablib.services import _process
-from lablib.services._service import ensure, status
+from lablib.services._service import down, ensure, status
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
 from lablib.services.model import ModelServer
 from lablib.services.registry import Registry
 
 __all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
-           "serve_model", "stop_model", "served_model", "SERVICES", "SERVED", "by_name"]
+           "serve_model", "stop_model", "served_model", "SERVICES", "SERVED", "by_name", "running", "stop"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
 #: servers a lab starts with what it made (a model): stopped by `lab down`, never started by `lab up`
@@ -241,9 +242,9 @@ def _stop_served_at_exit(pid: int) -> None:
 # -- chapter reset -------------------------------------------------------------
 
 def _answers(name: str) -> bool:
-    """The service the helpers would use answers, without starting anything: external and
-    reachable, embedded and running, or embedded and answering on its port although started from
-    another LAB_HOME (``ensure`` uses that one, so the reset must clear it too)."""
+    """The service the helpers would use answers, without starting anything: external (set on
+    purpose) and reachable, or this home's own embedded service running. Whatever else answers on a
+    port (another home's service) is never reset from here."""
     svc = SERVICES[name]
     if svc.external() is not None:
         try:
@@ -251,8 +252,7 @@ def _answers(name: str) -> bool:
             return True
         except Exception:  # noqa: BLE001 - an unreachable external service has nothing to reset
             return False
-    state = status(svc).state
-    return state == "running" or (state in ("stopped", "stale") and svc.ready())
+    return status(svc).state == "running"
 
 
 def _reset_kafka(prefix: str) -> list[str]:
@@ -359,6 +359,19 @@ def reset_chapter(number: str, uses: tuple[str, ...] = ()) -> list[str]:
         if _answers(name):
             removed += reset(prefix)
     return removed
+
+
+# -- headless runs ---------------------------------------------------------------
+
+def running() -> set[str]:
+    """This home's embedded services that run now (by their PID files)."""
+    return {name for name, svc in SERVICES.items()
+            if svc.external() is None and (record := _process.read_pid(name)) and _process.is_alive(record)}
+
+
+def stop(names: set[str] | list[str], log=print) -> None:
+    """Stop these embedded services of this home (`lab run` stops the ones it started)."""
+    down([SERVICES[name] for name in SERVICES if name in names], log=log)
 
 
 # -- doctor ----------------------------------------------------------------------

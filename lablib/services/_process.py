@@ -34,13 +34,14 @@ class PidRecord:
     ports: tuple[int, ...]
 
 
-def pid_file(name: str) -> Path:
-    return settings().state / f"{name}.pid"
+def pid_file(name: str, home: Path | None = None) -> Path:
+    """The PID file of a service of this home (or of another ``home``, for `lab status --all`)."""
+    return (home / "state" if home else settings().state) / f"{name}.pid"
 
 
-def read_pid(name: str) -> PidRecord | None:
+def read_pid(name: str, home: Path | None = None) -> PidRecord | None:
     try:
-        raw = json.loads(pid_file(name).read_text())
+        raw = json.loads(pid_file(name, home).read_text())
         return PidRecord(int(raw["pid"]), float(raw["started"]), raw.get("ticks"), tuple(raw["ports"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None

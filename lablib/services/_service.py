@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lablib import ports, sockets
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
 from lablib.paths import rel
@@ -32,10 +33,10 @@ class Service:
         """The configured external address, or None for the embedded service."""
         raise NotImplementedError
 
-    def ports(self) -> list[int]:
-        raise NotImplementedError
+    port_names: tuple[str, ...] = ()  # its ports in this home's record (lablib/ports.py); the first is its address
 
-    def address(self) -> str:
+    def address_on(self, port: int) -> str:
+        """The address clients use when the service listens on ``port``."""
         raise NotImplementedError
 
     def prepare(self) -> None:
@@ -56,6 +57,12 @@ class Service:
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------
+    def ports(self) -> list[int]:
+        return [ports.port(name) for name in self.port_names]
+
+    def address(self) -> str:
+        return self.address_on(self.ports()[0])
+
     @property
     def log(self) -> Path:
         return settings().logs / f"{self.name}.log"
@@ -122,7 +129,36 @@ class _Launch:
     began: float
 
 
-def _launch(svc: Service, dies_with_parent: bool = False) -> _Launch | None:
+def _make_room(svc: Service, log) -> None:
+    """Every port of the service is free before it starts. A port an unrelated program holds moves:
+    a new free one, recorded in the home, said in one line. A port set by a LAB_*_PORT variable
+    cannot move: one error naming the program that holds it."""
+    taken = [name for name, port in zip(svc.port_names, svc.ports(), strict=True) if not ports.free(port)]
+    if not taken:
+        return
+    held = {name: ports.port(name) for name in taken}
+    ours = set(ports.running_in(settings().home))  # services run in their home's folder
+    for name in taken:
+        mine = [listener.pid for listener in sockets.listeners(held[name]) if listener.pid in ours]
+        if mine:  # this home's own service, whose PID file was lost: a second one would share its data
+            raise LabError(
+                f"{svc.title} of this home runs without its PID file (pid {mine[0]}, port {held[name]}); "
+                f"stop it (kill {mine[0]}), then `lab up {svc.name}`"
+            )
+        variable = ports.explicit(name)
+        if variable:
+            raise LabError(
+                f"cannot start {svc.name}: port {held[name]} on 127.0.0.1 ({variable}) is taken by "
+                f"{sockets.holder(held[name])}; stop that program, or set {variable} to another port"
+            )
+    moved = ports.move(taken)
+    were, now = ", ".join(map(str, held.values())), ", ".join(map(str, moved.values()))
+    log(f"{svc.name}: {'ports ' + were + ' are' if len(held) > 1 else 'port ' + were + ' is'} taken by "
+        f"{sockets.holder(next(iter(held.values())))}; this home's {svc.title} moves to {now} "
+        f"(recorded in {rel(ports.record_path())})")
+
+
+def _launch(svc: Service, log=print, dies_with_parent: bool = False) -> _Launch | None:
     """Start the process unless it already runs; None when it does. Caller holds the lock.
     ``dies_with_parent``: the process is stopped when this one dies (Linux), not only when it exits."""
     record = _process.read_pid(svc.name)
@@ -130,12 +166,7 @@ def _launch(svc: Service, dies_with_parent: bool = False) -> _Launch | None:
         if _process.is_alive(record):
             return None
         _clear_stale(svc, record)  # the process died (killed, crashed) or the machine restarted
-    for port in svc.ports():
-        if _process.port_open(port):
-            raise LabError(
-                f"cannot start {svc.name}: port {port} on 127.0.0.1 is taken by another program; "
-                f"stop that program, or choose other ports (see `lab doctor` for the LAB_*_PORT settings)"
-            )
+    _make_room(svc, log)
     ensure_dir(settings().logs)
     svc.prepare()
     began = time.monotonic()
@@ -197,7 +228,7 @@ def up(services: list[Service], log=print) -> None:
             log(f"{svc.name}: external at {ext} ({svc.env_var}); nothing to start")
             continue
         with _process.lock(svc.name):
-            launch = _launch(svc)
+            launch = _launch(svc, log)
         if launch is None:
             _wait_existing(svc, svc.start_timeout)
             record = _process.read_pid(svc.name)
@@ -211,7 +242,10 @@ def up(services: list[Service], log=print) -> None:
 
 
 def ensure(svc: Service) -> None:
-    """Make sure the embedded service answers; start it (one printed line) when it is down."""
+    """Make sure this home's embedded service answers; start it (one printed line) when it is down.
+
+    Only this home's own service counts: whatever answers on its port otherwise (another home's, an
+    unrelated program) is never used; the service then moves to a free port (:func:`_make_room`)."""
     with _process.lock(svc.name):
         record = _process.read_pid(svc.name)
         if record is not None and not _process.is_alive(record):
@@ -219,14 +253,11 @@ def ensure(svc: Service) -> None:
             record = None
         if record is not None:
             launch = None
-        elif svc.ready():
-            # the same service already answers at this address (started from another
-            # LAB_HOME, say): a client only needs something that speaks the protocol there
-            return
         else:
+            _make_room(svc, print)  # first, so the line below names the address it really uses
             print(f"{svc.title} is not running: starting it on {svc.address()} …", end=" ", flush=True)
             try:
-                launch = _launch(svc)
+                launch = _launch(svc, print)
             except LabError:
                 print("failed")
                 raise

@@ -1,4 +1,4 @@
-"""`lab up`, `lab down`, `lab status`: the embedded services from the command line."""
+"""`lab up`, `lab down`, `lab status`, `lab port`: the embedded services from the command line."""
 
 from __future__ import annotations
 
@@ -22,20 +22,37 @@ def _down(args) -> int:
 
 
 def _status(args) -> int:
-    from lablib.services import _service, by_name
+    from lablib import ports
+    from lablib.paths import rel
+    from lablib.services import _machine, _service, by_name
 
     known = by_name("all", served=True)
+    if args.all:
+        print(_machine.table(_machine.left_running(known)))
+        return 0
     rows = [_service.status(svc) for svc in known]
     print(_service.table(rows))
+    print()  # the table ends at the first blank line
+    mine = ports.ports()
+    explicit = [variable for name in mine if (variable := ports.explicit(name))]
+    note = f"; {', '.join(explicit)} set" if explicit else ""
+    print(f"ports of this home ({rel(ports.record_path())}{note}): "
+          + ", ".join(f"{ports.LABELS[name]} {number}" for name, number in mine.items()))
     advice = [line for line in (_service.advice(st, svc.started_by) for st, svc in zip(rows, known, strict=True)) if line]
     if advice:
-        print()  # the table ends at the first blank line
         print("\n".join(advice))
     return 0
 
 
+def _port(args) -> int:
+    from lablib import ports
+
+    print(ports.port(args.name))
+    return 0
+
+
 def add_commands(subparsers) -> None:
-    """Register `lab up`, `lab down`, `lab status` on the CLI's subparsers."""
+    """Register `lab up`, `lab down`, `lab status`, `lab port` on the CLI's subparsers."""
     s = subparsers.add_parser("up", help="start the embedded services (kafka, mlflow, registry or all)")
     s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
                    help="kafka, mlflow, registry or all (default)")
@@ -46,5 +63,13 @@ def add_commands(subparsers) -> None:
                    help="kafka, mlflow, registry, model (the served model) or all (default)")
     s.set_defaults(func=_down)
 
-    s = subparsers.add_parser("status", help="a table of the services: state, address, PID, uptime")
+    s = subparsers.add_parser("status", help="a table of this home's services and ports: state, address, PID, uptime")
+    s.add_argument("--all", action="store_true",
+                   help="every embedded service any LAB_HOME on this machine left running, with its home")
     s.set_defaults(func=_status)
+
+    from lablib.ports import NAMES
+
+    s = subparsers.add_parser("port", help="one of this home's ports (for scripts: `make lab` asks for jupyter)")
+    s.add_argument("name", choices=NAMES)
+    s.set_defaults(func=_port)

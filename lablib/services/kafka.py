@@ -78,12 +78,10 @@ class Kafka(Service):
     def external(self) -> str | None:
         return settings().kafka_bootstrap
 
-    def ports(self) -> list[int]:
-        cfg = settings()
-        return [cfg.kafka_port, cfg.kafka_controller_port]
+    port_names = ("kafka", "kafka_controller")
 
-    def address(self) -> str:
-        return f"127.0.0.1:{settings().kafka_port}"
+    def address_on(self, port: int) -> str:
+        return f"127.0.0.1:{port}"
 
     def bootstrap(self) -> str:
         return self.external() or self.address()
@@ -93,18 +91,18 @@ class Kafka(Service):
         return settings().home / "kafka"
 
     def _properties(self) -> str:
-        cfg = settings()
+        port, controller = self.ports()
         data = self.folder / "data"
         return "\n".join([
             "# written by lablib on every start: edit lablib/services/kafka.py, not this file",
             "process.roles=broker,controller",
             "node.id=1",
-            f"listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{cfg.kafka_controller_port}",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller}",
             f"log.dirs={data}",
             # one node: every internal topic has one replica
             "offsets.topic.replication.factor=1",
@@ -163,7 +161,7 @@ class Kafka(Service):
         return self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
 
     def ready(self) -> bool:
-        return _process.port_open(settings().kafka_port) and metadata_answers(self.address(), timeout=3)
+        return _process.port_open(self.ports()[0]) and metadata_answers(self.address(), timeout=3)
 
     def check_external(self) -> None:
         bootstrap = self.external()

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from lablib import ports
 from lablib.config import MLFLOW_CLIENT_ENV, ensure_dir, settings
 from lablib.errors import LabError
 from lablib.services._service import Service
@@ -26,24 +27,38 @@ def health_answers(base: str, timeout: float) -> bool:
         return False
 
 
+def _embedded_somewhere(uri: str) -> bool:
+    """``uri`` is the loopback address of an embedded MLflow of a home on this machine."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(uri)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or host not in ("127.0.0.1", "localhost", "::1") or port is None:
+        return False
+    return port == ports.port("mlflow") or any(ports.recorded(home).get("mlflow") == port for home in ports.homes())
+
+
 class MLflow(Service):
     name = "mlflow"
     title = "MLflow tracking server"
     env_var = "MLFLOW_TRACKING_URI"
     stop_grace = 15.0
+    port_names = ("mlflow",)
 
     def external(self) -> str | None:
         uri = settings().mlflow_uri
-        # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI: our own address stays embedded
-        if uri is None or uri.rstrip("/") == self.address():
+        # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI to every process started after it, so
+        # the address of an embedded server (this home's, or another home's, inherited by a kernel
+        # started from a process of that home) is not a choice to share: this home uses its own
+        if uri is None or _embedded_somewhere(uri):
             return None
         return uri
 
-    def ports(self) -> list[int]:
-        return [settings().mlflow_port]
-
-    def address(self) -> str:
-        return f"http://127.0.0.1:{settings().mlflow_port}"
+    def address_on(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}"
 
     def uri(self) -> str:
         return self.external() or self.address()
@@ -76,7 +91,7 @@ class MLflow(Service):
         folder = self.store.parent
         return [
             sys.executable, "-m", "mlflow", "server",
-            "--host", "127.0.0.1", "--port", str(settings().mlflow_port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.ports()[0]), "--workers", "1",
             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
             "--artifacts-destination", str(folder / "artifacts"),
         ]

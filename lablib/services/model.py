@@ -42,11 +42,10 @@ class ModelServer(Service):
     def external(self) -> str | None:
         return None
 
-    def ports(self) -> list[int]:
-        return [settings().model_port]
+    port_names = ("model",)
 
-    def address(self) -> str:
-        return f"http://127.0.0.1:{settings().model_port}"
+    def address_on(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}"
 
     @property
     def record_file(self) -> Path:
@@ -73,7 +72,7 @@ class ModelServer(Service):
         if not what:
             raise LabError("no model to serve: call lablib.serve_model(model_uri)")
         return [sys.executable, "-m", "mlflow", "models", "serve", "-m", what["uri"], "--env-manager", "local",
-                "--host", "127.0.0.1", "--port", str(settings().model_port), "--workers", "1"]
+                "--host", "127.0.0.1", "--port", str(self.ports()[0]), "--workers", "1"]
 
     def env(self) -> dict[str, str]:
         from lablib.config import MLFLOW_CLIENT_ENV

@@ -77,11 +77,10 @@ class Registry(Service):
     def external(self) -> str | None:
         return settings().registry_url
 
-    def ports(self) -> list[int]:
-        return [settings().registry_port]
+    port_names = ("registry",)
 
-    def address(self) -> str:
-        return f"http://127.0.0.1:{settings().registry_port}{CCOMPAT}"
+    def address_on(self, port: int) -> str:
+        return f"http://127.0.0.1:{port}{CCOMPAT}"
 
     def url(self) -> str:
         return self.external() or self.address()
@@ -95,7 +94,7 @@ class Registry(Service):
         db = settings().home / "registry" / "registry"
         props = {
             "quarkus.http.host": "127.0.0.1",
-            "quarkus.http.port": settings().registry_port,
+            "quarkus.http.port": self.ports()[0],
             # the management interface (health, metrics) is built in; keep it local, on any free port
             "quarkus.management.host": "127.0.0.1",
             "quarkus.management.port": 0,
