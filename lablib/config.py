@@ -97,6 +97,7 @@ class Settings:
     spark_master: str
     spark_remote: str | None
     driver_memory: str
+    spark_local_ip: str  # the address Spark's web UI binds in local mode (SPARK_LOCAL_IP)
     shuffle_partitions: int
     kafka_bootstrap: str | None  # None: the embedded broker
     mlflow_uri: str | None  # None: the embedded tracking server
@@ -174,6 +175,7 @@ def settings() -> Settings:
         spark_master=_env("LAB_SPARK_MASTER", "local[*]"),
         spark_remote=_env("SPARK_REMOTE"),
         driver_memory=_env("LAB_DRIVER_MEMORY", "2g"),
+        spark_local_ip=_env("SPARK_LOCAL_IP", "127.0.0.1"),
         shuffle_partitions=_int("LAB_SHUFFLE_PARTITIONS", 4),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP_SERVERS"),
         mlflow_uri=_env("MLFLOW_TRACKING_URI"),
@@ -231,6 +233,7 @@ ENVIRONMENT = {
     "LAB_SPARK_MASTER": "Spark master URL (default local[*]); e.g. spark://host:7077",
     "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",
     "LAB_DRIVER_MEMORY": "driver heap (default 2g)",
+    "SPARK_LOCAL_IP": "the address a local Spark session's web UI binds (default 127.0.0.1; the container sets 0.0.0.0 and publishes it on the host's 127.0.0.1)",
     "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",
     "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default: the home's recorded port, 4040 for the first home)",
     "KAFKA_BOOTSTRAP_SERVERS": "an external Kafka; unset = the embedded broker",

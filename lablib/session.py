@@ -79,6 +79,14 @@ def _reachable(url: str, default_port: int, timeout: float = 5.0) -> bool:
     return False
 
 
+def _on_loopback(master: str) -> bool:
+    """Spark runs on this machine only: local mode, or a standalone master on 127.0.0.1/localhost."""
+    if master.startswith("local"):
+        return True
+    hosts = master.split("://", 1)[-1].split("/", 1)[0]
+    return all((h.rpartition(":")[0] or h) in ("127.0.0.1", "localhost", "[::1]") for h in hosts.split(","))
+
+
 def _local_conf() -> dict[str, str]:
     cfg = settings()
     spark_jars = jvm.jars("spark")
@@ -116,6 +124,7 @@ def _local_conf() -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.debug.maxToStringFields": "200",
         "spark.ui.port": str(_free_port(ports.port("spark_ui"))),  # this home's, then the next free one
+        "spark.ui.killEnabled": "false",  # the UI shows jobs; stopping them is the notebook's business
         "spark.port.maxRetries": "32",
         "spark.driver.extraJavaOptions": java_opts,
         "spark.executor.extraJavaOptions": java_opts,
@@ -125,10 +134,11 @@ def _local_conf() -> dict[str, str]:
         # vectorised Python <-> JVM transfer for toPandas / createDataFrame(pandas)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
-    if cfg.spark_master.startswith("local"):
+    if _on_loopback(cfg.spark_master):
+        # the driver's RPC and block manager listen here; executors (if any) run on this machine too
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
-    else:
+    if not cfg.spark_master.startswith("local"):
         # ... and shipped to a cluster's executors
         conf["spark.jars"] = ",".join(p.as_uri() for p in spark_jars)
     return conf
@@ -163,6 +173,10 @@ def spark():
             ) from None
         return _session
     require_java()
+    if _on_loopback(cfg.spark_master):
+        # Spark's web UI binds every interface unless SPARK_LOCAL_IP names one (spark.driver.bindAddress
+        # covers the RPC and block manager only); the JVM that PySpark starts next inherits it
+        os.environ["SPARK_LOCAL_IP"] = cfg.spark_local_ip
     if cfg.spark_master.startswith("spark://") and not _reachable(cfg.spark_master, 7077):
         raise LabError(
             f"cannot reach the Spark master at {cfg.spark_master} (LAB_SPARK_MASTER); start the "

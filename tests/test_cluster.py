@@ -38,8 +38,9 @@ def cluster(tmp_path_factory):
     spark_class = str(jvm.pyspark_home() / "bin" / "spark-class")
     port, ui, wui = _free_port(), _free_port(), _free_port()
     logs = tmp_path_factory.mktemp("cluster")
+    # SPARK_LOCAL_IP: the master's and worker's web UIs bind every interface without it
     env = {**os.environ, "SPARK_LOG_DIR": str(logs), "SPARK_WORKER_DIR": str(logs / "work"),
-           "PYSPARK_PYTHON": sys.executable, "SPARK_HOME": str(jvm.pyspark_home())}
+           "PYSPARK_PYTHON": sys.executable, "SPARK_HOME": str(jvm.pyspark_home()), "SPARK_LOCAL_IP": "127.0.0.1"}
     procs = [subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                                "--port", str(port), "--webui-port", str(ui)],
                               stdout=open(logs / "master.log", "w"), stderr=subprocess.STDOUT, env=env,
