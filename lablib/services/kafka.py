@@ -117,6 +117,12 @@ class Kafka(Service):
             "delete.topic.enable=true",
             "group.initial.rebalance.delay.ms=0",  # labs start a consumer and expect data now
             "log.retention.hours=168",
+            # the labs produce events dated by the course's calendar (2024): time retention, measured
+            # from each message's own timestamp, deletes them at the broker's first check, 30 s after
+            # it starts by default, so a fast run of 05 lost its payments between two cells. Checks
+            # start 5 minutes after the broker and run hourly (per-topic retention is still honoured)
+            "log.initial.task.delay.ms=300000",
+            "log.retention.check.interval.ms=3600000",
             "log.segment.bytes=67108864",
             "",
         ])
