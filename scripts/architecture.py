@@ -61,6 +61,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.data": (4, "the Mega Awesome Toys datasets, manifest, replayers"),
     "lablib.resetting": (4, "reset(NN): a chapter's tables, folders, topics, runs"),
     "lablib.ml": (4, "chapter 06's features, label, splits and model helpers"),
+    "lablib.orchestration": (4, "chapter 09: a home's Dagster instance, a run's steps, the asset graph"),
     "lablib.check": (5, "learner feedback: one module per chapter, progress"),
     "lablib.calibration": (6, "calibration units: the machine's own time yardstick"),
     "lablib.notebooks": (6, "lab build (solutions -> labs) and lab run (papermill)"),

@@ -1,0 +1,1 @@
+"""Orchestrated pipelines of the course (chapter 09): Dagster code locations."""
