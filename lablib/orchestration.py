@@ -8,28 +8,9 @@ On the face as ``lablib.orchestration``. The pipeline itself is a code location 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from lablib.services.orchestrator import dagster_home
 
-from lablib.config import ensure_dir, settings
-
-_DAGSTER_YAML = """\
-# written by lablib (chapter 09): runs, events and schedules of this LAB_HOME, in sqlite
-telemetry:
-  enabled: false
-"""
-
-
-def dagster_home() -> Path:
-    """``$LAB_HOME/dagster``: the instance the notebook, the tests' persistent runs and
-    ``lab orchestrator up`` share (sqlite storage; telemetry off). Also sets DAGSTER_HOME."""
-    home = ensure_dir(settings().home / "dagster")
-    config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() != _DAGSTER_YAML:
-        config.write_text(_DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
+__all__ = ["dagster_home", "instance", "run_table", "asset_graph"]
 
 def instance():
     """The Dagster instance of this LAB_HOME (runs recorded where the UI reads them)."""

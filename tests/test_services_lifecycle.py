@@ -78,7 +78,7 @@ def test_up_twice_down_twice_status_in_each_state_stale_pid_and_taken_port(resto
     assert set(states().values()) == {"stopped"}
     assert all_states()["model"] == "stopped"  # `lab status` lists the served model too; none is served here
     second = lab("down")
-    assert second.returncode == 0 and second.stdout.count("not running") == 4  # the three and the model server
+    assert second.returncode == 0 and second.stdout.count("not running") == 5  # the three, the model server, the Dagster UI
     # nothing left behind: no process of their sessions, no open port
     assert not any(_process.session_members(sid) for sid in sessions)
     ports = [p for svc in embedded() for p in svc.ports()]

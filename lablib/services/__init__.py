@@ -30,14 +30,16 @@ from lablib.services._service import down, ensure, status
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
 from lablib.services.model import ModelServer
+from lablib.services.orchestrator import Orchestrator
 from lablib.services.registry import Registry
 
 __all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
            "serve_model", "stop_model", "served_model", "SERVICES", "SERVED", "by_name", "running", "stop"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
-#: servers a lab starts with what it made (a model): stopped by `lab down`, never started by `lab up`
-SERVED = {"model": ModelServer()}
+#: servers started on their own (a model a lab serves; the Dagster UI, `lab orchestrator up`): stopped
+#: by `lab down`, never started by `lab up`
+SERVED = {"model": ModelServer(), "orchestrator": Orchestrator()}
 
 #: when an external service was last seen answering; spares a probe on every helper call
 _verified: dict[str, float] = {}

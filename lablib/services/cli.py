@@ -4,7 +4,7 @@ from __future__ import annotations
 
 CHOICES = ["kafka", "mlflow", "registry", "all"]
 #: `lab down` and `lab status` also know the model server a lab starts (lablib.serve_model)
-DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "all"]
+DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "orchestrator", "all"]
 
 
 def _up(args) -> int:
@@ -44,6 +44,25 @@ def _status(args) -> int:
     return 0
 
 
+def _orchestrator(args) -> int:
+    from lablib.services import SERVED, _service
+
+    svc = SERVED["orchestrator"]
+    if args.action == "up":
+        _service.up([svc])
+        print(f"Dagster UI: {svc.address()} (code location pipelines/mat; log: {svc.rel_log()}; "
+              "`lab orchestrator down` stops it)")
+    elif args.action == "down":
+        _service.down([svc])
+    else:
+        row = _service.status(svc)
+        print(_service.table([row]))
+        line = _service.advice(row, svc.started_by)
+        if line:
+            print(line)
+    return 0
+
+
 def _port(args) -> int:
     from lablib import ports
 
@@ -60,13 +79,18 @@ def add_commands(subparsers) -> None:
 
     s = subparsers.add_parser("down", help="stop the embedded services (and a model a lab serves)")
     s.add_argument("services", nargs="*", choices=DOWN_CHOICES, default="all", metavar="SERVICE",
-                   help="kafka, mlflow, registry, model (the served model) or all (default)")
+                   help="kafka, mlflow, registry, model (the served model), orchestrator (the Dagster UI) "
+                        "or all (default)")
     s.set_defaults(func=_down)
 
     s = subparsers.add_parser("status", help="a table of this home's services and ports: state, address, PID, uptime")
     s.add_argument("--all", action="store_true",
                    help="every embedded service any LAB_HOME on this machine left running, with its home")
     s.set_defaults(func=_status)
+
+    s = subparsers.add_parser("orchestrator", help="the Dagster UI of chapter 09 (dagster dev on pipelines/mat, 127.0.0.1)")
+    s.add_argument("action", choices=["up", "down", "status"], help="start it, stop it, or show its state")
+    s.set_defaults(func=_orchestrator)
 
     from lablib.ports import NAMES
 
