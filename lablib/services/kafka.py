@@ -70,6 +70,25 @@ def metadata_answers(bootstrap: str, timeout: float) -> bool:
         return False
 
 
+def producer_ids_issued(bootstrap: str, timeout: float) -> bool:
+    """The broker hands out a producer id within ``timeout`` seconds.
+
+    A restarted broker asks its controller for a fresh block of producer ids on the first
+    idempotent or transactional producer; until the block arrives it answers "coordinator load in
+    progress", and a producer that meets that state in a lab cell was once seen retrying for half
+    an hour. Asking here (one transactional init, which draws an id from the same block) moves the
+    wait into the start, where it has a deadline and a clear error."""
+    from confluent_kafka import KafkaException, Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "logger": _quiet_logger(), "log_level": 0,
+                         "transactional.id": "lablib.ready-probe", "transaction.timeout.ms": 10_000})
+    try:
+        producer.init_transactions(timeout)
+        return True
+    except KafkaException:
+        return False
+
+
 class Kafka(Service):
     name = "kafka"
     title = "Kafka broker"
@@ -167,7 +186,8 @@ class Kafka(Service):
         return self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
 
     def ready(self) -> bool:
-        return _process.port_open(self.ports()[0]) and metadata_answers(self.address(), timeout=3)
+        return (_process.port_open(self.ports()[0]) and metadata_answers(self.address(), timeout=3)
+                and producer_ids_issued(self.address(), timeout=5))
 
     def check_external(self) -> None:
         bootstrap = self.external()
