@@ -108,6 +108,7 @@ class Settings:
     ci: bool
     jars_override: Path | None = None
     checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
+    catch_up: bool = True  # after a ❌ in a notebook, the solution's cells for it run (lablib/catchup.py)
     java_home: Path | None = None  # the Java runtime of Spark and the embedded services
     calibration_seconds: float | None = None  # None: measured (lablib.calibration)
     chromium: Path | None = None  # None: found on PATH (lablib.browser)
@@ -186,6 +187,7 @@ def settings() -> Settings:
         ci=_env("CI", "false").lower() in ("1", "true", "yes"),
         jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
         checks_strict=_env("LAB_CHECKS_STRICT") == "1",
+        catch_up=_env("LAB_CATCH_UP") != "0",
         java_home=Path(_env("JAVA_HOME")).expanduser() if _env("JAVA_HOME") else None,
         calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
         chromium=Path(_env("LAB_CHROMIUM")).expanduser() if _env("LAB_CHROMIUM") else None,
@@ -250,6 +252,7 @@ ENVIRONMENT = {
     "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default: recorded, 5001 for the first home)",
     "LAB_ORCHESTRATOR_PORT": "port of the Dagster UI `lab orchestrator up` serves (default: recorded, 3000 for the first home)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
+    "LAB_CATCH_UP": "0: after a ❌ the lab does not run the reference answer in its place (catch-up is on by default)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",
     "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it (to replay a verdict)",

@@ -50,6 +50,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.jupyter": (1, "JupyterLab as make lab starts it: settings, landing page"),
     "lablib.browser": (1, "the system Chromium the browser tests drive"),
     "lablib.exercises": (1, "each notebook's exercises, read from its solution"),
+    "lablib.catchup": (1, "after a failed check, the solution's own cells for it run in the learner's kernel"),
     "lablib.submissions": (1, "learners' notebooks: whose, and which course notebook"),
     "lablib.ports": (1, "each LAB_HOME's ports, recorded in the home; the machine's index of homes"),
     "lablib.sockets": (1, "listening sockets from /proc: who holds a port"),

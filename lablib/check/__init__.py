@@ -22,7 +22,9 @@ kinds of ❌ apart: False when the check rejected the answer for a reason it
 names (it called :func:`fail`, or the cell still raises "your turn"), True when
 the check itself raised something unexpected (the learner reads "could not
 check your answer (…)"). Tests of a check assert the reason, so a crash never
-counts as a rejection. Every result is recorded in
+counts as a rejection. After a ❌ in a notebook, the solution's own cells for
+that exercise run in the learner's kernel so the lab goes on (lablib/catchup.py).
+Every result is recorded in
 ``$LAB_HOME/progress.json`` (``lab progress`` shows it). When
 ``LAB_CHECKS_STRICT=1`` (``lab run`` sets it for solution notebooks) a failed
 check raises :class:`CheckFailed` after printing, so CI names the cell.
@@ -35,6 +37,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 
+from lablib import catchup
 from lablib.check import progress
 from lablib.config import settings
 
@@ -101,7 +104,9 @@ def exercise(chapter: str, hint: str | None = None, name: str | None = None):
         ex_name = name or fn.__name__
 
         @functools.wraps(fn)
-        def check(*args, **kwargs) -> Result:
+        def check(*args, **kwargs) -> Result | None:
+            if catchup.running():  # a reference cell's own check: the learner's check speaks, not this one
+                return None
             try:
                 message = fn(*args, **kwargs)
                 result = Result(chapter, ex_name, True, message or "verified")
@@ -122,6 +127,8 @@ def exercise(chapter: str, hint: str | None = None, name: str | None = None):
                 pass  # feedback matters more than bookkeeping
             if not result.passed and settings().checks_strict:
                 raise CheckFailed(result.line)
+            if not result.passed:
+                catchup.after_failure(chapter, ex_name)
             return result
 
         check.exercise_name = ex_name

@@ -1,0 +1,134 @@
+"""Catch-up: after a ❌, the rest of a lab runs on the reference answer.
+
+A learner who leaves an exercise blank (or gets it wrong) should still see the
+rest of the lab run. When a check fails inside a notebook, :func:`after_failure`
+runs, in the learner's kernel, the *solution notebook's own* cells that produce
+the answer: from the first code cell holding a ``# BEGIN SOLUTION`` region after
+the previous check cell, up to (not including) the failing check's cell. Those
+cells define the names the check looked at and everything after it uses, so the
+cells below continue on the reference result. One line says so. There is no
+third copy of an answer: the reference is read from ``solutions/`` each time.
+
+Nothing happens outside IPython (scripts, tests of checks), in strict runs of
+solutions (``LAB_CHECKS_STRICT=1``, where a failure must stop the run), or when
+``LAB_CATCH_UP=0``. The learner's own cell is not changed; running it again
+after a fix replaces the reference names with the learner's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from lablib import chapters
+from lablib.config import settings
+
+_REGION = re.compile(r"^\s*# BEGIN SOLUTION\b", re.M)
+_ANY_CHECK = re.compile(r"\bcheck\.ch\d\d\.[A-Za-z_]\w*\s*\(")
+
+#: True while reference cells run: checks they call stay silent and never catch up themselves
+_running = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    notebook: Path  # the solution notebook
+    cells: tuple[str, ...]  # the code cells to run, in order
+
+    @property
+    def rel(self) -> str:
+        return f"{self.notebook.parent.name}/{self.notebook.name}"
+
+
+def _check_call(chapter: str, exercise: str) -> re.Pattern:
+    return re.compile(rf"\bcheck\.ch{chapter}\.{re.escape(exercise)}\s*\(")
+
+
+def reference_in(nb: nbformat.NotebookNode, chapter: str, exercise: str) -> tuple[str, ...] | None:
+    """The code cells of a solution notebook that produce one exercise's answer, or None when the
+    notebook does not check that exercise."""
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    call = _check_call(chapter, exercise)
+    at = next((i for i, src in enumerate(code) if call.search(src)), None)
+    if at is None:
+        return None
+    start = 0
+    for i in range(at - 1, -1, -1):  # after the previous cell that calls a check
+        if _ANY_CHECK.search(code[i]) and not _REGION.search(code[i]):
+            start = i + 1
+            break
+    first = next((i for i in range(start, at) if _REGION.search(code[i])), None)
+    if first is None:
+        return ()
+    return tuple(code[first:at])
+
+
+@functools.lru_cache(maxsize=32)
+def _reference(chapter: str, exercise: str, stamp: tuple) -> Reference | None:
+    for ch in chapters.all_chapters():
+        if ch.number != chapter:
+            continue
+        cells = reference_in(nbformat.read(ch.solution, as_version=4), chapter, exercise)
+        if cells is not None:
+            return Reference(ch.solution, cells)
+    return None
+
+
+def reference(chapter: str, exercise: str) -> Reference | None:
+    """Where the reference answer of ``chNN.exercise`` lives, and the cells that produce it."""
+    stamp = tuple((str(ch.solution), ch.solution.stat().st_mtime) for ch in chapters.all_chapters()
+                  if ch.number == chapter)
+    return _reference(chapter, exercise, stamp)
+
+
+def running() -> bool:
+    """True while reference cells run (a check they call stays silent)."""
+    return _running
+
+
+def _shell():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def enabled() -> bool:
+    cfg = settings()
+    return cfg.catch_up and not cfg.checks_strict
+
+
+def after_failure(chapter: str, exercise: str) -> str | None:
+    """Run the reference cells of a failed exercise in the learner's kernel; the line printed, or
+    None when catch-up does not apply here."""
+    global _running
+    shell = _shell()
+    if shell is None or _running or not enabled():
+        return None
+    ref = reference(chapter, exercise)
+    if ref is None or not ref.cells:
+        return None
+    _running = True
+    try:
+        from IPython.utils.capture import capture_output
+
+        with capture_output(display=True), contextlib.redirect_stderr(io.StringIO()):
+            for source in ref.cells:
+                code = compile(shell.transform_cell(source), f"<reference: {ref.rel}>", "exec")
+                exec(code, shell.user_ns)  # noqa: S102 - the course's own solution cells
+        line = (f"↪ catch-up: the reference answer ({ref.rel}) ran in its place, so the lab goes on; "
+                "your cell is unchanged")
+    except BaseException as exc:  # noqa: BLE001 - a catch-up must never become the learner's traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        line = f"↪ catch-up could not run the reference answer from {ref.rel} ({type(exc).__name__}: {first})"
+    finally:
+        _running = False
+    print(line)
+    return line
