@@ -1,8 +1,8 @@
 """Shared test set-up.
 
 Solution notebooks are executed once, by nbval (``pytest --nbval-lax
-solutions/``, see pyproject's addopts): every cell runs, cells marked
-``# NBVAL_CHECK_OUTPUT`` must reproduce their committed output (after
+solutions/``, see pyproject's addopts): every cell runs, cells tagged
+``nbval-check-output`` must reproduce their committed output (after
 tests/nbval_sanitize.cfg), failed checks raise (``LAB_CHECKS_STRICT=1``), each
 notebook gets a fresh ``LAB_HOME`` (so a chapter is proven to run alone), and
 its summed cell time must fit the budget in its metadata, in calibration units

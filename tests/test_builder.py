@@ -118,6 +118,15 @@ def test_every_solution_declares_a_budget_and_parameters():
         assert len(tagged) == 1 and "SCALE" in tagged[0].source, ch.name
 
 
+def test_test_markers_are_cell_tags_not_comments_in_the_learners_code():
+    for ch in chapters.all_chapters():
+        nb = nbformat.read(ch.solution, as_version=4)
+        commented = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "# NBVAL_" in c.source]
+        assert not commented, f"{ch.name}: cells {commented} carry '# NBVAL_…'; tag them (nbval-check-output)"
+        assert any("nbval-check-output" in c.metadata.get("tags", []) for c in nb.cells), (
+            f"{ch.name}: no cell's output is verified (tag the check cells nbval-check-output)")
+
+
 def test_solutions_carry_no_absolute_paths_or_host_names():
     import os
     import re
