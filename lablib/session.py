@@ -187,12 +187,43 @@ def spark():
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
+        _launch_gateway(conf)
         _session = builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001
         raise LabError(_diagnose(exc, cfg)) from None
     _session.sparkContext.setLogLevel("WARN")
     write_errors.install()  # in a notebook: a write the disk refuses reads as one sentence
     return _session
+
+
+#: what the JVM prints on stderr that a learner can do nothing about (Spark 4's launcher always adds
+#: --add-modules=jdk.incubator.vector, and the JVM announces it in red in the first Spark cell)
+_JVM_NOISE = (b"WARNING: Using incubator modules",)
+
+
+def _forward_jvm_stderr(stream) -> None:
+    for line in iter(stream.readline, b""):
+        if not line.startswith(_JVM_NOISE):
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
+
+
+def _launch_gateway(conf: dict[str, str]) -> None:
+    """Start PySpark's JVM with its stderr through a filter (the same launch the builder would make,
+    with the same settings); a thread passes on everything but :data:`_JVM_NOISE`."""
+    import threading
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:
+        return
+    gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(conf.items()),
+                             popen_kwargs={"stderr": subprocess.PIPE})
+    threading.Thread(target=_forward_jvm_stderr, args=(gateway.proc.stderr,), name="lablib-jvm-stderr",
+                     daemon=True).start()
+    SparkContext._gateway = gateway
+    SparkContext._jvm = gateway.jvm
 
 
 def _is_alive(session) -> bool:
