@@ -127,6 +127,15 @@ def test_test_markers_are_cell_tags_not_comments_in_the_learners_code():
             f"{ch.name}: no cell's output is verified (tag the check cells nbval-check-output)")
 
 
+def test_no_jvm_launcher_warning_reaches_a_cell():
+    # lablib.spark() filters the JVM's stderr; re-executed solutions show what a learner sees
+    for ch in chapters.all_chapters():
+        nb = nbformat.read(ch.solution, as_version=4)
+        noisy = [i for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
+                 if "Using incubator modules" in o.get("text", "")]
+        assert not noisy, f"{ch.name}: cells {noisy} show the JVM's incubator-module warning"
+
+
 def test_solutions_carry_no_absolute_paths_or_host_names():
     import os
     import re
