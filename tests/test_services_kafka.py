@@ -93,3 +93,23 @@ def test_messages_survive_a_broker_restart(lab_services, topic_name):
     values = sorted(m.value().decode() for m in _consume(consumer, 50))
     consumer.close()
     assert values == sorted(f"reading {i}" for i in range(50))
+
+
+def test_a_restarted_broker_issues_producer_ids_as_soon_as_it_is_up(lab_services, topic_name):
+    # a restarted broker must fetch a new block of producer ids from its controller; `up` returns
+    # only once it has one, so the first idempotent producer after a restart is not left retrying
+    # "coordinator load in progress" (once seen for 31 minutes in a lab cell)
+    from lablib.services.kafka import producer_ids_issued
+
+    kafka = SERVICES["kafka"]
+    if kafka.external() is not None:
+        pytest.skip("an external broker is not restarted by the tests")
+    _create(topic_name, partitions=1)
+    _service.down([kafka], log=lambda line: None)
+    _service.up([kafka], log=lambda line: None)
+    assert producer_ids_issued(kafka.address(), timeout=1)
+    started = time.monotonic()
+    producer = Producer(lablib.kafka_config(enable_idempotence=True, acks="all"))
+    producer.produce(topic_name, value=b"first after restart")
+    assert producer.flush(10) == 0
+    assert time.monotonic() - started < 10
