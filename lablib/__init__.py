@@ -16,6 +16,7 @@ The public face, and all a notebook may use::
     feats = lablib.ml.rolling_features(hours)  # chapter 06's feature builders (lablib/ml.py)
     lablib.orchestration.run_table(result)   # chapter 09: a Dagster run's steps; its instance, the asset graph
     repo = lablib.ci.scratch_repo()          # chapter 08's scratch git repository and its gates (lablib/ci.py)
+    lablib.governance.refused("GRANT …")     # chapter 10: what Spark refuses; OpenLineage events to a file
     url = lablib.registry_url()              # the schema registry (started if embedded)
     cmd = lablib.connect_command(worker, connector)  # a Kafka Connect standalone worker's command line
     lablib.check.ch02.dedupe(silver_orders)  # one line of feedback
@@ -41,7 +42,7 @@ from lablib.session import spark, spark_conf
 __all__ = [
     "spark", "spark_conf", "measure", "bars", "reset", "workdir", "checkpoint", "rel", "local_path", "home",
     "kafka_config", "mlflow_uri", "serve_model", "registry_url", "connect_command",
-    "data", "ml", "ci", "orchestration", "check", "LabError",
+    "data", "ml", "ci", "orchestration", "governance", "check", "LabError",
 ]
 __version__ = "0.1.0"
 
@@ -85,8 +86,8 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
 
 
 def __getattr__(name: str):
-    # lablib.data, lablib.ml, lablib.ci, lablib.orchestration and lablib.check load on first use,
-    # keeping `import lablib` light
-    if name in ("data", "ml", "ci", "orchestration", "check"):
+    # lablib.data, lablib.ml, lablib.ci, lablib.orchestration, lablib.governance and lablib.check load
+    # on first use, keeping `import lablib` light
+    if name in ("data", "ml", "ci", "orchestration", "governance", "check"):
         return importlib.import_module(f"lablib.{name}")
     raise AttributeError(f"module 'lablib' has no attribute {name!r}")

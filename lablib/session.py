@@ -90,6 +90,10 @@ def _on_loopback(master: str) -> bool:
 def _local_conf() -> dict[str, str]:
     cfg = settings()
     spark_jars = jvm.jars("spark")
+    if jvm.is_resolved("lineage"):
+        # on the classpath only: the OpenLineage listener is registered where a chapter asks for it
+        # (lablib.lineage.capture), so other sessions pay nothing and emit nothing
+        spark_jars = [*spark_jars, *jvm.jars("lineage")]
     ensure_dir(cfg.warehouse)
     ensure_dir(cfg.checkpoints)
     ensure_dir(cfg.logs)

@@ -64,6 +64,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.ml": (4, "chapter 06's features, label, splits and model helpers"),
     "lablib.ci": (4, "chapter 08's scratch git repository and the gates run on it"),
     "lablib.orchestration": (4, "chapter 09: a home's Dagster instance, a run's steps, the asset graph"),
+    "lablib.governance": (4, "chapter 10's refused statements and OpenLineage capture"),
     "lablib.check": (5, "learner feedback: one module per chapter, progress"),
     "lablib.calibration": (6, "calibration units: the machine's own time yardstick"),
     "lablib.notebooks": (6, "lab build (solutions -> labs) and lab run (papermill)"),
