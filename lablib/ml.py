@@ -39,13 +39,19 @@ def silver_telemetry():
     """The telemetry readings typed and cleaned (chapters 02 and 04 teach how): times parsed in their
     three formats (unparseable ones dropped), ids and statuses trimmed and upper-cased, impossible
     temperatures set to null, exact duplicate readings dropped."""
-    from pyspark.sql import functions as F
-
     from lablib import data
 
-    raw = data.read("telemetry")
+    return clean_telemetry(data.read("telemetry"))
+
+
+def clean_telemetry(raw, keep=()):
+    """:func:`silver_telemetry`'s cleaning of any telemetry DataFrame read as landed (the one place
+    of it: chapter 09's pipeline cleans each landed day with it); ``keep``: columns passed through."""
+    from pyspark.sql import functions as F
+
     temperature = F.expr("try_cast(temperature_c AS DOUBLE)")
     return (raw.select(
+        *keep,
         F.coalesce(*[F.try_to_timestamp("event_time", F.lit(f)) for f in _TIME_FORMATS]).alias("event_time"),
         F.upper(F.trim("machine_id")).alias("machine_id"),
         F.when(temperature.between(-20, 150), temperature).alias("temperature_c"),

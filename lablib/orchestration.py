@@ -14,27 +14,38 @@ __all__ = ["dagster_home", "instance", "run_table", "asset_graph"]
 
 def instance():
     """The Dagster instance of this LAB_HOME (runs recorded where the UI reads them)."""
+    import warnings
+
     import dagster as dg
 
+    # each in-process run closes an asyncio loop whose generators were never started; Python warns
+    # about it on stderr once per run, naming a library path (harmless, and not the learner's)
+    warnings.filterwarnings("ignore", message="coroutine 'BaseEventLoop.shutdown_asyncgens' was never awaited")
     return dg.DagsterInstance.from_config(str(dagster_home()))
 
 
-def run_table(result) -> list[dict]:
-    """A run's steps in order: step, status, attempts and seconds (from the run's own events)."""
+def run_table(result, instance=None) -> list[dict]:
+    """A run's steps in order: step, status, attempts and seconds. With the ``instance`` the run was
+    recorded in, the seconds come from its event log's timestamps; without it they are left out."""
+    if instance is not None:
+        events = [(e.dagster_event, e.timestamp) for e in instance.all_logs(result.run_id) if e.dagster_event]
+    else:
+        events = [(e, None) for e in result.all_events]
     rows: dict[str, dict] = {}
     started: dict[str, float] = {}
-    for event in result.all_events if hasattr(result, "all_events") else result:
+    for event, stamp in events:
         key = getattr(event, "step_key", None)
         if not key:
             continue
         kind = event.event_type_value
-        row = rows.setdefault(key, {"step": key, "status": "not run", "attempts": 0, "seconds": 0.0})
-        stamp = getattr(event, "timestamp", None)
+        row = rows.setdefault(key, {"step": key, "status": "not run", "attempts": 0})
+        if instance is not None:
+            row.setdefault("seconds", 0.0)
         if kind in ("STEP_START", "STEP_RESTARTED"):
             row["attempts"] += 1
             row["status"] = "running"
             if stamp is not None:
-                started[key] = stamp
+                started.setdefault(key, stamp)
         elif kind == "STEP_UP_FOR_RETRY":
             row["status"] = "retrying"
         elif kind == "STEP_SUCCESS":
@@ -44,7 +55,7 @@ def run_table(result) -> list[dict]:
         elif kind == "STEP_SKIPPED":
             row["status"] = "skipped"
         if stamp is not None and key in started and kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            row["seconds"] = round(stamp - started[key], 2)
+            row["seconds"] = round(stamp - started[key], 2)  # retries and their waits included
     return list(rows.values())
 
 

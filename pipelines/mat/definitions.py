@@ -65,3 +65,8 @@ def telemetry_job_def():
 
 def orders_job_def():
     return defs.resolve_job_def("orders")
+
+
+#: run_config that keeps Dagster's console logger to errors that stop a run (a notebook shows the
+#: run's events as a table instead of a hundred DEBUG lines)
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

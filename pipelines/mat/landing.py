@@ -79,22 +79,32 @@ def data_lines(path: Path) -> int:
         return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 
-def land_bad_day(day: str, machine_id: str = "M-99999", rows: int = 25) -> Path:
-    """``day``'s file arrives with planted bad data: the first ``rows`` readings name a machine that
-    does not exist (a misconfigured gateway). The known_machines check should stop it."""
+def _plant(day: str, column: int, value: str, rows: int) -> Path:
     from lablib import data
 
     lines = (data.path("telemetry") / f"{day}.csv").read_text().splitlines(keepends=True)
     for i in range(1, min(rows + 1, len(lines))):
-        fields = lines[i].split(",")
-        fields[1] = machine_id
-        lines[i] = ",".join(fields)
+        fields = lines[i].rstrip("\n").split(",")
+        fields[column] = value
+        lines[i] = ",".join(fields) + "\n"
     target = day_file(day)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text("".join(lines))
     tmp.replace(target)
     return target
+
+
+def land_bad_day(day: str, machine_id: str = "M-99999", rows: int = 25) -> Path:
+    """``day``'s file arrives with planted bad data: the first ``rows`` readings name a machine that
+    does not exist (a misconfigured gateway). The known_machines check stops it."""
+    return _plant(day, 1, machine_id, rows)
+
+
+def land_negative_vibration(day: str, rows: int = 25) -> Path:
+    """``day``'s file arrives with a sensor fault planted: the first ``rows`` readings report a
+    negative vibration (-1.0 mm/s), which no check of the pipeline looks for (chapter 09's exercise)."""
+    return _plant(day, 3, "-1.0", rows)
 
 
 def land_after_a_failed_attempt(day: str, instance, timeout: float = 120.0):

@@ -1,8 +1,7 @@
 """The medallion transformations of Mega Awesome Toys, as plain DataFrame functions.
 
-One place for them: the Dagster assets (pipelines/mat/assets.py) call them, and so does the
-plain-function baseline of benchmarks/orchestration.py. Each takes and returns Spark DataFrames;
-none reads or writes a table.
+One place for them: the Dagster assets (pipelines/mat/assets.py) call them. Each takes and returns
+Spark DataFrames; none reads or writes a table.
 
 Telemetry arrives as one CSV file per day with documented dirt (docs/datasets.md): mixed and
 malformed event times, casing and whitespace in machine_id and status, ``NA`` and outlier
@@ -14,10 +13,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-#: event_time formats seen in the telemetry files, tried in this order
-EVENT_TIME_FORMATS = ("yyyy-MM-dd HH:mm:ss", "MM/dd/yyyy HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss'Z'")
-#: a plausible machine temperature, °C (outside: a sensor fault, set to null)
-TEMPERATURE_RANGE = (-20.0, 150.0)
+#: event_time formats seen in the telemetry and orders files, tried in this order
+EVENT_TIME_FORMATS = ("yyyy-MM-dd HH:mm:ss", "MM/dd/yyyy HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ssX")  # as lablib.ml's
 
 
 def parse_time(column: str, formats=EVENT_TIME_FORMATS):
@@ -28,23 +25,13 @@ def parse_time(column: str, formats=EVENT_TIME_FORMATS):
 def clean_telemetry(bronze: DataFrame) -> DataFrame:
     """Bronze telemetry (text as landed) → typed, trimmed, de-duplicated silver rows.
 
-    Keeps the ``day`` the file landed for (the partition), drops readings whose time does not
-    parse, and keeps one row per (machine_id, event_time).
+    The cleaning is lablib.ml.clean_telemetry's (the same as chapter 06's silver readings), keeping
+    the ``day`` the file landed for (the partition): times parsed in their three formats, ids and
+    statuses trimmed and upper-cased, impossible temperatures null, one row per (machine_id, event_time).
     """
-    low, high = TEMPERATURE_RANGE
-    temperature = F.col("temperature_c").try_cast("double")
-    return (bronze
-            .select(
-                "day",
-                parse_time("event_time").alias("event_time"),
-                F.upper(F.trim("machine_id")).alias("machine_id"),
-                F.when(temperature.between(low, high), temperature).alias("temperature_c"),
-                F.col("vibration_mm_s").cast("double").alias("vibration_mm_s"),
-                F.col("rpm").cast("int").alias("rpm"),
-                F.col("power_kw").cast("double").alias("power_kw"),
-                F.upper(F.trim("status")).alias("status"))
-            .where(F.col("event_time").isNotNull() & F.col("machine_id").isNotNull())
-            .dropDuplicates(["machine_id", "event_time"]))
+    from lablib.ml import clean_telemetry as clean
+
+    return clean(bronze, keep=["day"])
 
 
 def machine_daily(silver: DataFrame) -> DataFrame:
