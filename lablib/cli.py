@@ -165,12 +165,41 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("chapter", metavar="NN")
     s.set_defaults(func=_reset)
 
+    s = sub.add_parser("dashboard", help="chapter 07's Streamlit dashboard on 127.0.0.1: up, down, status, "
+                                         "or build (its gold tables, with Spark)")
+    s.add_argument("action", nargs="?", choices=["up", "down", "status", "build"], default="status")
+    s.set_defaults(func=_dashboard)
+
     from lablib.data import cli as data_cli
     from lablib.services import cli as services_cli
 
     services_cli.add_commands(sub)
     data_cli.add_commands(sub)
     return p
+
+
+def _dashboard(args) -> int:
+    from lablib.services import SERVED, _service, start_dashboard, stop_dashboard
+
+    if args.action == "build":
+        from lablib import gold
+
+        gold.build()
+        return 0
+    if args.action == "up":
+        url = start_dashboard()
+        print(f"open {url} (it reads chapter 07's gold tables; `lab dashboard down` stops it)")
+    elif args.action == "down":
+        if not stop_dashboard():
+            print("dashboard: not running")
+    else:
+        svc = SERVED["dashboard"]
+        st = _service.status(svc)
+        print(_service.table([st]))
+        line = _service.advice(st, svc.started_by)
+        if line:
+            print(line)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ So every home records its own ports in ``$LAB_HOME/state/ports.json`` (written
 whole: a temp file, then a rename):
 
 * the first home on the machine gets the defaults (Kafka 9092, the registry 8081,
-  MLflow 5000, a served model 5001, the Spark UI from 4040, JupyterLab 8888, the Dagster UI 3000:
+  MLflow 5000, a served model 5001, the Spark UI from 4040, JupyterLab 8888, the Dagster UI 3000, the dashboard 8501:
   ``config.DEFAULT_PORTS``);
 * every other home gets free ports of its own, drawn where no server expects one
   and the kernel hands none to outgoing connections (above Linux's ephemeral range);
@@ -39,7 +39,7 @@ NAMES = tuple(DEFAULT_PORTS)
 #: a human name for each port, for messages and `lab status`
 LABELS = {"kafka": "Kafka", "kafka_controller": "Kafka controller", "registry": "schema registry",
           "mlflow": "MLflow", "model": "served model", "spark_ui": "Spark UI", "jupyter": "JupyterLab",
-          "orchestrator": "Dagster UI"}
+          "orchestrator": "Dagster UI", "dashboard": "dashboard"}
 _RECORD = "ports.json"
 #: room above a chosen port: the Spark UI tries the next ones when a second session runs in the home
 _SPARE = 64

@@ -62,6 +62,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.data": (4, "the Mega Awesome Toys datasets, manifest, replayers"),
     "lablib.resetting": (4, "reset(NN): a chapter's tables, folders, topics, runs"),
     "lablib.ml": (4, "chapter 06's features, label, splits and model helpers"),
+    "lablib.gold": (4, "chapter 07's gold tables: built by Spark, read by delta-rs + DuckDB"),
     "lablib.ci": (4, "chapter 08's scratch git repository and the gates run on it"),
     "lablib.orchestration": (4, "chapter 09: a home's Dagster instance, a run's steps, the asset graph"),
     "lablib.governance": (4, "chapter 10's refused statements and OpenLineage capture"),

@@ -24,7 +24,7 @@ def lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def states() -> dict[str, str]:
-    """The three services' states in `lab status` (whose last row, the served model, is read apart)."""
+    """The three services' states in `lab status` (whose last rows, the served model and the dashboard, are read apart)."""
     return {name: state for name, state in all_states().items() if name in SERVICES}
 
 
@@ -77,8 +77,9 @@ def test_up_twice_down_twice_status_in_each_state_stale_pid_and_taken_port(resto
     assert first.stdout.count("stopped (pid") == 3
     assert set(states().values()) == {"stopped"}
     assert all_states()["model"] == "stopped"  # `lab status` lists the served model too; none is served here
+    assert all_states()["dashboard"] == "stopped"  # and chapter 07's dashboard
     second = lab("down")
-    assert second.returncode == 0 and second.stdout.count("not running") == 5  # the three, the model server, the Dagster UI
+    assert second.returncode == 0 and second.stdout.count("not running") == 6  # the three, the model server, the Dagster UI, the dashboard
     # nothing left behind: no process of their sessions, no open port
     assert not any(_process.session_members(sid) for sid in sessions)
     ports = [p for svc in embedded() for p in svc.ports()]

@@ -27,6 +27,7 @@ from lablib.config import MLFLOW_CLIENT_ENV
 from lablib.errors import LabError
 from lablib.services import _process
 from lablib.services._service import down, ensure, status
+from lablib.services.dashboard import Dashboard
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
 from lablib.services.model import ModelServer
@@ -34,12 +35,13 @@ from lablib.services.orchestrator import Orchestrator
 from lablib.services.registry import Registry
 
 __all__ = ["kafka_config", "mlflow_uri", "registry_url", "connect_command", "reset_chapter", "health",
-           "serve_model", "stop_model", "served_model", "SERVICES", "SERVED", "by_name", "running", "stop"]
+           "serve_model", "stop_model", "served_model", "start_dashboard", "serve_dashboard", "stop_dashboard", "SERVICES", "SERVED", "by_name", "running", "stop"]
 
 SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
-#: servers started on their own (a model a lab serves; the Dagster UI, `lab orchestrator up`): stopped
+#: servers started on their own (a model a lab serves; the Dagster UI, `lab orchestrator up`; chapter 07's
+#: dashboard, `lab dashboard up`): stopped
 #: by `lab down`, never started by `lab up`
-SERVED = {"model": ModelServer(), "orchestrator": Orchestrator()}
+SERVED = {"model": ModelServer(), "orchestrator": Orchestrator(), "dashboard": Dashboard()}
 
 #: when an external service was last seen answering; spares a probe on every helper call
 _verified: dict[str, float] = {}
@@ -321,7 +323,58 @@ def _reset_registry(prefix: str) -> list[str]:
     return removed
 
 
+def start_dashboard(log=print) -> str:
+    """Serve chapter 07's dashboard (dashboards/sales.py) on 127.0.0.1 unless it runs; its URL. It
+    keeps running after this process ends, like `lab up`'s services: `lab dashboard down` stops it."""
+    from lablib.services import _service
+
+    svc = SERVED["dashboard"]
+    _service.up([svc], log=log)
+    return svc.address()
+
+
+def serve_dashboard() -> str:
+    """The dashboard for a lab: started unless it runs, and stopped when this process ends or dies
+    (like a served model), so a notebook leaves no server behind; its URL once it answers."""
+    from lablib.services import _service
+
+    svc = SERVED["dashboard"]
+    with _process.lock(svc.name):
+        launch = _service._launch(svc, dies_with_parent=True)
+    if launch is None:  # already up (`lab dashboard up`, or an earlier cell): use it
+        _service._wait_existing(svc, svc.start_timeout)
+    else:
+        atexit.register(_stop_dashboard_at_exit, launch.proc.pid)
+        _service._wait(launch)
+    return svc.address()
+
+
+def _stop_dashboard_at_exit(pid: int) -> None:
+    record = _process.read_pid(SERVED["dashboard"].name)
+    if record is not None and record.pid == pid:
+        stop_dashboard(log=lambda line: None)
+
+
+def stop_dashboard(log=print) -> bool:
+    """Stop this home's dashboard; True when one was running."""
+    from lablib.services import _service
+
+    svc = SERVED["dashboard"]
+    record = _process.read_pid(svc.name)
+    running = record is not None and _process.is_alive(record)
+    if record is not None:
+        _service.down([svc], log=log)
+    return running
+
+
 def _reset_served(prefix: str) -> list[str]:
+    removed = []
+    if prefix == "ch07" and stop_dashboard(log=lambda line: None):
+        removed.append("dashboard (Streamlit)")
+    return removed + _reset_model(prefix)
+
+
+def _reset_model(prefix: str) -> list[str]:
     what = SERVED["model"].served()
     if what and str(what.get("name", "")).startswith(f"{prefix}-"):
         if stop_model(quiet=True):

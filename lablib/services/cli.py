@@ -4,7 +4,7 @@ from __future__ import annotations
 
 CHOICES = ["kafka", "mlflow", "registry", "all"]
 #: `lab down` and `lab status` also know the model server a lab starts (lablib.serve_model)
-DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "orchestrator", "all"]
+DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "orchestrator", "dashboard", "all"]
 
 
 def _up(args) -> int:
@@ -79,8 +79,8 @@ def add_commands(subparsers) -> None:
 
     s = subparsers.add_parser("down", help="stop the embedded services (and a model a lab serves)")
     s.add_argument("services", nargs="*", choices=DOWN_CHOICES, default="all", metavar="SERVICE",
-                   help="kafka, mlflow, registry, model (the served model), orchestrator (the Dagster UI) "
-                        "or all (default)")
+                   help="kafka, mlflow, registry, model (the served model), orchestrator (the Dagster UI), "
+                        "dashboard (chapter 07) or all (default)")
     s.set_defaults(func=_down)
 
     s = subparsers.add_parser("status", help="a table of this home's services and ports: state, address, PID, uptime")
