@@ -75,7 +75,7 @@ def test_every_delta_table_opens_in_delta_rs(chapter, monkeypatch):
         finally:
             _leave(home)
     tables = delta_tables(home)
-    assert tables or chapter.startswith("03a"), f"{ch.name} left no Delta table under {home}"
+    assert tables or chapter.startswith(("03a", "08b")), f"{ch.name} left no Delta table under {home}"  # 08b runs no Spark
     seen = read_with_delta_rs(tables)
     spark = lablib.spark()
     unreadable, wrong = {}, []
