@@ -121,7 +121,9 @@ def after_failure(chapter: str, exercise: str) -> str | None:
 
         with capture_output(display=True), contextlib.redirect_stderr(io.StringIO()):
             for source in ref.cells:
-                code = compile(shell.transform_cell(source), f"<reference: {ref.rel}>", "exec")
+                # dont_inherit: this module's `from __future__ import annotations` must not turn the
+                # cell's annotations into strings (Dagster, pydantic read them as types)
+                code = compile(shell.transform_cell(source), f"<reference: {ref.rel}>", "exec", dont_inherit=True)
                 exec(code, shell.user_ns)  # noqa: S102 - the course's own solution cells
         line = (f"↪ catch-up: the reference answer ({ref.rel}) ran in its place, so the lab goes on; "
                 "your cell is unchanged")

@@ -141,3 +141,12 @@ def test_checks_called_by_reference_cells_stay_silent(shell, monkeypatch, capsys
     out = capsys.readouterr().out
     assert out.count("❌") == 1 and "got 0" not in out
     assert shell.user_ns["value"] == 42
+
+
+def test_reference_cells_run_as_the_kernel_runs_them_not_with_this_modules_future_imports(shell, monkeypatch):
+    # lablib/catchup.py has `from __future__ import annotations`; a reference cell must still see its
+    # annotations as objects, as it does in the solution's own kernel (Dagster reads them as types)
+    _plant(monkeypatch, "def f(x: int) -> int:\n    return x\nvalue = 42 if f.__annotations__['x'] is int else 0")
+    shell.user_ns["value"] = None
+    shell.run_cell("answer(value)")
+    assert shell.user_ns["value"] == 42
