@@ -179,26 +179,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _dashboard(args) -> int:
-    from lablib.services import SERVED, _service, start_dashboard, stop_dashboard
+    from lablib.services import start_dashboard, stop_dashboard
+    from lablib.services.cli import print_status
 
     if args.action == "build":
         from lablib import gold
 
         gold.build()
-        return 0
-    if args.action == "up":
+    elif args.action == "up":
         url = start_dashboard()
         print(f"open {url} (it reads chapter 07's gold tables; `lab dashboard down` stops it)")
     elif args.action == "down":
         if not stop_dashboard():
             print("dashboard: not running")
     else:
-        svc = SERVED["dashboard"]
-        st = _service.status(svc)
-        print(_service.table([st]))
-        line = _service.advice(st, svc.started_by)
-        if line:
-            print(line)
+        print_status("dashboard")
     return 0
 
 

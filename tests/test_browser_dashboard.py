@@ -40,6 +40,8 @@ def test_the_dashboard_shows_the_gold_kpis_and_follows_a_filter(spark, tab, cu):
         first_render = time.perf_counter() - started
         revenue, count = _kpis(orders)
         assert (_shown(page, "Revenue"), _shown(page, "Orders")) == (revenue, count)
+        # served in viewer mode: no Deploy button offering Streamlit's cloud
+        assert page.get_by_role("button", name="Deploy").count() == 0
 
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Region").click()
         page.get_by_role("option", name="EMEA", exact=True).click()

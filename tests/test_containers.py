@@ -379,7 +379,11 @@ def devcontainer_problems(dc: dict, compose: dict, ports: dict[str, int]) -> lis
     if not any(m.startswith("..:") and m.split(":")[1] == dc["workspaceFolder"] for m in mounts):
         problems.append(f"workspaceFolder {dc['workspaceFolder']} is not where compose mounts the repository")
     forwarded = {int(str(p).rsplit(":", 1)[-1]) for p in dc["forwardPorts"]}
-    for key, label in (("jupyter", "JupyterLab"), ("spark_ui", "Spark UI"), ("mlflow", "MLflow")):
+    # the dashboard and the Dagster UI listen on the workspace's own 127.0.0.1: compose cannot publish
+    # them, but the editor's port forwarding reaches them from inside the container
+    ports = {**ports, **{k: config.DEFAULT_PORTS[k] for k in ("dashboard", "orchestrator")}}
+    for key, label in (("jupyter", "JupyterLab"), ("spark_ui", "Spark UI"), ("mlflow", "MLflow"),
+                       ("dashboard", "Dashboard"), ("orchestrator", "Dagster UI")):
         if ports[key] not in forwarded:
             problems.append(f"forwardPorts lacks {label} ({ports[key]})")
         attrs = dc["portsAttributes"].get(str(ports[key]), {})
@@ -658,6 +662,7 @@ BROKEN_DEVCONTAINER = {
     "other service": _set("service", "kafka"),
     "no jupyter label": _set("portsAttributes.8888.label", "Notebook"),
     "no spark ui": lambda d: d["forwardPorts"].remove(4040),
+    "no dashboard": lambda d: d["forwardPorts"].remove(8501),
     "no setup": _set("postCreateCommand", "pip install -e ."),
     "small host": _set("hostRequirements.memory", "4gb"),
     "no python extension": _set("customizations.vscode.extensions", ["ms-toolsai.jupyter"]),

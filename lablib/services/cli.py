@@ -44,6 +44,18 @@ def _status(args) -> int:
     return 0
 
 
+def print_status(name: str) -> None:
+    """`lab X status` for one served app (orchestrator, dashboard): its row, and advice if any."""
+    from lablib.services import SERVED, _service
+
+    svc = SERVED[name]
+    row = _service.status(svc)
+    print(_service.table([row]))
+    line = _service.advice(row, svc.started_by)
+    if line:
+        print(line)
+
+
 def _orchestrator(args) -> int:
     from lablib.services import SERVED, _service
 
@@ -55,11 +67,7 @@ def _orchestrator(args) -> int:
     elif args.action == "down":
         _service.down([svc])
     else:
-        row = _service.status(svc)
-        print(_service.table([row]))
-        line = _service.advice(row, svc.started_by)
-        if line:
-            print(line)
+        print_status("orchestrator")
     return 0
 
 
@@ -71,7 +79,7 @@ def _port(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    """Register `lab up`, `lab down`, `lab status`, `lab port` on the CLI's subparsers."""
+    """Register `lab up`, `lab down`, `lab status`, `lab orchestrator`, `lab port` on the CLI's subparsers."""
     s = subparsers.add_parser("up", help="start the embedded services (kafka, mlflow, registry or all)")
     s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
                    help="kafka, mlflow, registry or all (default)")

@@ -51,7 +51,9 @@ class Dashboard(Service):
                 "--server.address", "127.0.0.1", "--server.port", str(self.ports()[0]),
                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
                 "--server.fileWatcherType", "none", "--global.developmentMode", "false",
-                "--server.runOnSave", "false", "--theme.base", "light"]
+                "--server.runOnSave", "false", "--theme.base", "light",
+                # viewer: no Deploy button (it offers Streamlit's cloud, which a course dashboard must not)
+                "--client.toolbarMode", "viewer"]
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
