@@ -37,12 +37,13 @@ REPO = Path(__file__).resolve().parent.parent
 #: gets these, every other home free ports of its own (lablib/ports.py records them in the home)
 DEFAULT_PORTS = {"kafka": 9092, "kafka_controller": 9093, "registry": 8081, "mlflow": 5000,
                  "model": 5001, "spark_ui": 4040, "jupyter": 8888, "orchestrator": 3000,
-                 "dashboard": 8501}
+                 "dashboard": 8501, "connect": 15002}
 #: the variables that set a port explicitly (they win over the home's record and are never recorded)
 PORT_VARIABLES = {"kafka": "LAB_KAFKA_PORT", "kafka_controller": "LAB_KAFKA_CONTROLLER_PORT",
                   "registry": "LAB_REGISTRY_PORT", "mlflow": "LAB_MLFLOW_PORT", "model": "LAB_MODEL_PORT",
                   "spark_ui": "LAB_SPARK_UI_PORT", "jupyter": "LAB_JUPYTER_PORT",
-                  "orchestrator": "LAB_ORCHESTRATOR_PORT", "dashboard": "LAB_DASHBOARD_PORT"}
+                  "orchestrator": "LAB_ORCHESTRATOR_PORT", "dashboard": "LAB_DASHBOARD_PORT",
+                  "connect": "LAB_CONNECT_PORT"}
 
 #: the named dataset scales; any other scale is a positive factor of ``small`` up to MAX_SCALE_FACTOR
 SCALES = ("ci", "small", "full")
@@ -251,6 +252,7 @@ ENVIRONMENT = {
     "LAB_HOMES_INDEX": "the machine's index of LAB_HOMEs and the ports they hold (default ~/.cache/mega-awesome-toys/homes)",
     "LAB_CHROMIUM": "the Chromium (or Chrome) the browser tests drive (default: chromium found on PATH)",
     "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default: recorded, 5001 for the first home)",
+    "LAB_CONNECT_PORT": "port of the Spark Connect server `lab up connect` starts (default: recorded, 15002 for the first home)",
     "LAB_DASHBOARD_PORT": "port of chapter 07's Streamlit dashboard, `lab dashboard up` (default: recorded, 8501 for the first home)",
     "LAB_ORCHESTRATOR_PORT": "port of the Dagster UI `lab orchestrator up` serves (default: recorded, 3000 for the first home)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",

@@ -39,7 +39,7 @@ NAMES = tuple(DEFAULT_PORTS)
 #: a human name for each port, for messages and `lab status`
 LABELS = {"kafka": "Kafka", "kafka_controller": "Kafka controller", "registry": "schema registry",
           "mlflow": "MLflow", "model": "served model", "spark_ui": "Spark UI", "jupyter": "JupyterLab",
-          "orchestrator": "Dagster UI", "dashboard": "dashboard"}
+          "orchestrator": "Dagster UI", "dashboard": "dashboard", "connect": "Spark Connect"}
 _RECORD = "ports.json"
 #: room above a chosen port: the Spark UI tries the next ones when a second session runs in the home
 _SPARE = 64

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 
-from lablib import chapters
+from lablib import chapters, over_connect
 from lablib.config import settings, use_scale
 from lablib.paths import rel
 
@@ -21,6 +21,7 @@ def reset(chapter: str | int, scale: str | None = None) -> None:
     kernel: ci, small, full or a number; None keeps LAB_SCALE.
     """
     number = chapters.parts(chapter)[0].number  # every part of a chapter shares its namespace
+    over_connect.require_classic(number)  # SPARK_REMOTE set: a chapter that needs the classic session says so
     if scale is not None:
         use_scale(scale)
     cfg = settings()

@@ -232,6 +232,8 @@ def _launch_gateway(conf: dict[str, str]) -> None:
 
 def _is_alive(session) -> bool:
     try:
+        if settings().spark_remote:  # a Connect session has no SparkContext
+            return not session.is_stopped
         return session.sparkContext._jsc is not None and not session.sparkContext._jsc.sc().isStopped()
     except Exception:  # noqa: BLE001
         return False

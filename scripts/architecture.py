@@ -46,6 +46,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.errors": (0, "LabError, the one error a learner reads"),
     "lablib.config": (0, "every setting (env var -> default), the scale validator"),
     "lablib.chapters": (1, "the course's notebooks, from solutions/NN_*.ipynb"),
+    "lablib.over_connect": (1, "the chapters that need the classic session, said over Spark Connect"),
     "lablib.jvm": (1, "pinned JVM jars (lab setup)"),
     "lablib.jupyter": (1, "JupyterLab as make lab starts it: settings, landing page"),
     "lablib.browser": (1, "the system Chromium the browser tests drive"),

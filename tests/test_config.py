@@ -18,7 +18,7 @@ def test_defaults(monkeypatch):
     assert s.port_overrides == {}  # each home's ports come from its record (lablib/ports.py)
     assert config.DEFAULT_PORTS == {"kafka": 9092, "kafka_controller": 9093, "registry": 8081, "mlflow": 5000, "model": 5001,
                                     "spark_ui": 4040, "jupyter": 8888, "orchestrator": 3000,
-                                    "dashboard": 8501}
+                                    "dashboard": 8501, "connect": 15002}
     assert s.jars == s.home / "jars"
 
 

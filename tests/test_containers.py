@@ -53,7 +53,7 @@ IMAGES = {"kafka": "apache/kafka", "mlflow": "ghcr.io/mlflow/mlflow", "registry"
 def default_ports() -> dict[str, int]:
     """The ports of the first LAB_HOME on a machine that the containers publish (a model a lab
     serves, chapter 09's Dagster UI and chapter 07's dashboard listen inside the workspace only, on its 127.0.0.1)."""
-    return {name: port for name, port in config.DEFAULT_PORTS.items() if name not in ("model", "orchestrator", "dashboard")}
+    return {name: port for name, port in config.DEFAULT_PORTS.items() if name not in ("model", "orchestrator", "dashboard", "connect")}
 
 
 def pyproject() -> dict:

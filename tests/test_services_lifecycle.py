@@ -79,7 +79,7 @@ def test_up_twice_down_twice_status_in_each_state_stale_pid_and_taken_port(resto
     assert all_states()["model"] == "stopped"  # `lab status` lists the served model too; none is served here
     assert all_states()["dashboard"] == "stopped"  # and chapter 07's dashboard
     second = lab("down")
-    assert second.returncode == 0 and second.stdout.count("not running") == 6  # the three, the model server, the Dagster UI, the dashboard
+    assert second.returncode == 0 and second.stdout.count("not running") == 7  # the three, the model server, the Dagster UI, the dashboard, Spark Connect
     # nothing left behind: no process of their sessions, no open port
     assert not any(_process.session_members(sid) for sid in sessions)
     ports = [p for svc in embedded() for p in svc.ports()]

@@ -27,6 +27,7 @@ from lablib.config import MLFLOW_CLIENT_ENV
 from lablib.errors import LabError
 from lablib.services import _process
 from lablib.services._service import down, ensure, status
+from lablib.services.connect import Connect
 from lablib.services.dashboard import Dashboard
 from lablib.services.kafka import Kafka
 from lablib.services.mlflow import MLflow
@@ -41,7 +42,9 @@ SERVICES = {"kafka": Kafka(), "registry": Registry(), "mlflow": MLflow()}
 #: servers started on their own (a model a lab serves; the Dagster UI, `lab orchestrator up`; chapter 07's
 #: dashboard, `lab dashboard up`): stopped
 #: by `lab down`, never started by `lab up`
-SERVED = {"model": ModelServer(), "orchestrator": Orchestrator(), "dashboard": Dashboard()}
+SERVED = {"model": ModelServer(), "orchestrator": Orchestrator(), "dashboard": Dashboard(), "connect": Connect()}
+#: of those, what `lab up NAME` starts when named (never with `lab up` / `lab up all`)
+UP_BY_NAME = ("connect",)
 
 #: when an external service was last seen answering; spares a probe on every helper call
 _verified: dict[str, float] = {}
@@ -50,11 +53,12 @@ _TRUST_SECONDS = 30.0
 
 def by_name(names: list[str] | str, served: bool = False) -> list:
     """The services named (``all``: every one). ``served``: include the servers a lab starts (the
-    model server), for `lab down` and `lab status`; `lab up` starts only the three services."""
+    model server), for `lab down` and `lab status`; `lab up` starts only the three services, or
+    the Spark Connect server when it is named (`lab up connect`)."""
     names = [names] if isinstance(names, str) else names
-    known = {**SERVICES, **SERVED} if served else SERVICES
     if not names or "all" in names:
-        return list(known.values())
+        return list(({**SERVICES, **SERVED} if served else SERVICES).values())
+    known = {**SERVICES, **SERVED} if served else {**SERVICES, **{n: SERVED[n] for n in UP_BY_NAME}}
     return [known[n] for n in names]
 
 

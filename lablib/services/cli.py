@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-CHOICES = ["kafka", "mlflow", "registry", "all"]
+CHOICES = ["kafka", "mlflow", "registry", "connect", "all"]
 #: `lab down` and `lab status` also know the model server a lab starts (lablib.serve_model)
-DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "orchestrator", "dashboard", "all"]
+DOWN_CHOICES = ["kafka", "mlflow", "registry", "model", "orchestrator", "dashboard", "connect", "all"]
 
 
 def _up(args) -> int:
     from lablib.services import _service, by_name
 
-    _service.up(by_name(args.services))
+    services = by_name(args.services)
+    _service.up(services)
+    if any(svc.name == "connect" for svc in services):
+        from lablib.services import SERVED
+
+        svc = SERVED["connect"]
+        print(f"Spark Connect: {svc.address()} (log: {svc.rel_log()}); attach a notebook with "
+              f"SPARK_REMOTE={svc.address()}; `lab down connect` stops it")
     return 0
 
 
@@ -80,15 +87,15 @@ def _port(args) -> int:
 
 def add_commands(subparsers) -> None:
     """Register `lab up`, `lab down`, `lab status`, `lab orchestrator`, `lab port` on the CLI's subparsers."""
-    s = subparsers.add_parser("up", help="start the embedded services (kafka, mlflow, registry or all)")
+    s = subparsers.add_parser("up", help="start the embedded services (kafka, mlflow, registry or all; connect only when named)")
     s.add_argument("services", nargs="*", choices=CHOICES, default="all", metavar="SERVICE",
-                   help="kafka, mlflow, registry or all (default)")
+                   help="kafka, mlflow, registry, all (default: these three) or connect (a local Spark Connect server)")
     s.set_defaults(func=_up)
 
     s = subparsers.add_parser("down", help="stop the embedded services (and a model a lab serves)")
     s.add_argument("services", nargs="*", choices=DOWN_CHOICES, default="all", metavar="SERVICE",
                    help="kafka, mlflow, registry, model (the served model), orchestrator (the Dagster UI), "
-                        "dashboard (chapter 07) or all (default)")
+                        "dashboard (chapter 07), connect (the Spark Connect server) or all (default)")
     s.set_defaults(func=_down)
 
     s = subparsers.add_parser("status", help="a table of this home's services and ports: state, address, PID, uptime")
