@@ -25,10 +25,6 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-# run as a script, this folder comes first on sys.path, and benchmarks/profile.py would shadow the
-# standard library's profile module that pyspark imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 QUERIES = {
     "revenue by region, 2024": "SELECT region, sum(revenue) FROM {o} WHERE year = 2024 GROUP BY region",
     "repeat customers per region": "SELECT region, count_if(n >= 2) / count(*) FROM (SELECT region, customer_id, "

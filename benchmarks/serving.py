@@ -25,10 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# run as a script, this folder comes first on sys.path, and benchmarks/profile.py would shadow the
-# standard library's profile module that pyspark imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 
 def _median_seconds(fn, runs: int = 3) -> float:
     times = []
