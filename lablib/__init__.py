@@ -17,6 +17,7 @@ The public face, and all a notebook may use::
     lablib.gold.build(); con = lablib.gold.duckdb()  # chapter 07's gold tables; DuckDB over delta-rs (lablib/gold.py)
     lablib.orchestration.run_table(result)   # chapter 09: a Dagster run's steps; its instance, the asset graph
     repo = lablib.ci.scratch_repo()          # chapter 08's scratch git repository and its gates (lablib/ci.py)
+    folder = lablib.iac.workdir()            # chapter 08's Terraform folder and its runs (lablib/iac.py)
     lablib.governance.refused("GRANT …")     # chapter 10: what Spark refuses; OpenLineage events to a file
     url = lablib.registry_url()              # the schema registry (started if embedded)
     cmd = lablib.connect_command(worker, connector)  # a Kafka Connect standalone worker's command line
@@ -43,7 +44,7 @@ from lablib.session import spark, spark_conf
 __all__ = [
     "spark", "spark_conf", "measure", "bars", "reset", "workdir", "checkpoint", "rel", "local_path", "home",
     "kafka_config", "mlflow_uri", "serve_model", "registry_url", "connect_command",
-    "data", "ml", "gold", "ci", "orchestration", "governance", "check", "LabError",
+    "data", "ml", "gold", "ci", "iac", "resources", "orchestration", "governance", "check", "LabError",
 ]
 __version__ = "0.1.0"
 
@@ -89,6 +90,6 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
 def __getattr__(name: str):
     # lablib.data, lablib.ml, lablib.gold, lablib.ci, lablib.orchestration, lablib.governance and lablib.check load
     # on first use, keeping `import lablib` light
-    if name in ("data", "ml", "gold", "ci", "orchestration", "governance", "check"):
+    if name in ("data", "ml", "gold", "ci", "iac", "resources", "orchestration", "governance", "check"):
         return importlib.import_module(f"lablib.{name}")
     raise AttributeError(f"module 'lablib' has no attribute {name!r}")

@@ -29,8 +29,27 @@ def _memory_gb() -> float | None:
         return None
 
 
-def checks() -> list[tuple[str, bool, str]]:
-    """(what, ok, detail-or-fix) for every requirement."""
+def _optional_tools() -> list[tuple[str, bool | None, str]]:
+    """Chapter 08's tools: used where present, so a missing one is reported (➖), not a problem."""
+    from lablib import iac
+
+    rows: list[tuple[str, bool | None, str]] = []
+    found = iac.version()
+    rows.append(("terraform/tofu", True if found else None,
+                 f"{found} at {iac.binary()} (chapter 08c)" if found else
+                 "not found (optional): chapter 08c's Terraform section reports 'not run'; install OpenTofu "
+                 "(https://opentofu.org/docs/intro/install/) or Terraform "
+                 "(https://developer.hashicorp.com/terraform/install)"))
+    lint = shutil.which("actionlint")
+    rows.append(("actionlint", True if lint else None,
+                 f"{lint} (chapter 08b)" if lint else
+                 "not found (optional): chapter 08b skips it; `go install "
+                 "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12` or its release binary"))
+    return rows
+
+
+def checks() -> list[tuple[str, bool | None, str]]:
+    """(what, ok, detail-or-fix) for every requirement; ok None: an optional tool is missing."""
     cfg = settings()
     rows: list[tuple[str, bool, str]] = []
     py = sys.version_info
@@ -68,6 +87,7 @@ def checks() -> list[tuple[str, bool, str]]:
         rows.append(("memory", mem >= MIN_MEMORY_GB, f"{mem:.1f} GB available" + ("" if mem >= MIN_MEMORY_GB else f": close programs; the labs need {MIN_MEMORY_GB} GB")))
     disk = shutil.disk_usage(probe).free / 1024**3
     rows.append(("disk", disk >= MIN_DISK_GB, f"{disk:.0f} GB free" + ("" if disk >= MIN_DISK_GB else f" under {probe}: free {MIN_DISK_GB} GB")))
+    rows += _optional_tools()
     try:
         from lablib import services
 
@@ -81,7 +101,7 @@ def main() -> int:
     rows = checks()
     width = max(len(r[0]) for r in rows)
     for what, ok, detail in rows:
-        print(f"{'✅' if ok else '❌'} {what.ljust(width)}  {detail}")
-    bad = [r for r in rows if not r[1]]
+        print(f"{'✅' if ok else '➖' if ok is None else '❌'} {what.ljust(width)}  {detail}")
+    bad = [r for r in rows if r[1] is False]
     print("all good" if not bad else f"{len(bad)} problem(s): fix them and run `lab doctor` again")
     return 0 if not bad else 1

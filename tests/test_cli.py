@@ -81,3 +81,13 @@ def test_progress_lists_chapter_00(tmp_path):
 @pytest.mark.parametrize("cmd", [["--help"], ["run", "--help"], ["build", "--help"]])
 def test_help(cmd):
     assert lab(*cmd).returncode == 0
+
+
+def test_doctor_reports_chapter_08_tools_as_optional():
+    """terraform/tofu and actionlint get a row each; missing, they are named with how to install them,
+    and doctor still exits 0 (chapter 08 reports 'not run' or skips without them)."""
+    proc = lab("doctor", env={"PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin",
+                              "LAB_TERRAFORM": "no-such-terraform"})
+    assert proc.returncode == 0, proc.stdout
+    assert "➖ terraform/tofu" in proc.stdout and "install OpenTofu" in proc.stdout
+    assert "actionlint" in proc.stdout

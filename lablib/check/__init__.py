@@ -41,7 +41,7 @@ from lablib import catchup
 from lablib.check import progress
 from lablib.config import settings
 
-__all__ = ["exercise", "fail", "Result", "CheckFailed", "registry"]
+__all__ = ["exercise", "fail", "not_run", "Result", "CheckFailed", "registry"]
 
 #: chapter -> exercise name -> the check function (filled as chNN modules import)
 registry: dict[str, dict[str, object]] = {}
@@ -58,9 +58,19 @@ class CheckFailed(AssertionError):
     """Raised after a failed check when LAB_CHECKS_STRICT=1 (CI runs of solutions)."""
 
 
+class _NotRun(Exception):
+    pass
+
+
 def fail(message: str, hint: str | None = None):
     """Stop the check here with ❌ and this message (and an optional sharper hint)."""
     raise _Fail(message, hint)
+
+
+def not_run(reason: str):
+    """Stop the check here with ➖ "not run": a tool the exercise needs is missing on this machine.
+    Neither passed nor failed: no progress recorded, no catch-up, no error under LAB_CHECKS_STRICT."""
+    raise _NotRun(reason)
 
 
 @dataclass(frozen=True)
@@ -72,12 +82,16 @@ class Result:
     hint: str | None = None
     #: True when the check raised an unexpected exception instead of passing or calling fail()
     crashed: bool = False
+    #: False when the check could not run here (not_run(): a tool is missing); then passed is False too
+    ran: bool = True
 
     def __bool__(self) -> bool:
         return self.passed
 
     @property
     def line(self) -> str:
+        if not self.ran:
+            return f"➖ {self.exercise}: not run: {self.message}"
         mark = "✅" if self.passed else "❌"
         text = f"{mark} {self.exercise}: {self.message}"
         if not self.passed and self.hint:
@@ -85,7 +99,7 @@ class Result:
         return text
 
     def __repr__(self) -> str:
-        state = "passed" if self.passed else "crashed" if self.crashed else "failed"
+        state = "passed" if self.passed else "not run" if not self.ran else "crashed" if self.crashed else "failed"
         return f"<check {self.chapter}.{self.exercise}: {state}>"
 
     def _ipython_display_(self):  # the line was printed already; show nothing twice
@@ -112,6 +126,10 @@ def exercise(chapter: str, hint: str | None = None, name: str | None = None):
                 result = Result(chapter, ex_name, True, message or "verified")
             except _Fail as f:
                 result = Result(chapter, ex_name, False, f.message, f.hint or hint)
+            except _NotRun as reason:
+                result = Result(chapter, ex_name, False, str(reason), ran=False)
+                print(result.line)
+                return result
             except NotImplementedError:
                 result = Result(chapter, ex_name, False, "not answered yet (the cell still raises \"your turn\")", hint)
             except Exception as exc:  # noqa: BLE001 - a wrong answer must not become a traceback

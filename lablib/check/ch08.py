@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lablib.check import exercise, fail
+from lablib.check import exercise, fail, not_run
 from lablib.check._spark import need_columns, need_dataframe
 
 LEARNER_TESTS = "tests/test_dedupe.py"
@@ -268,3 +268,72 @@ def workflow(path):
     triggers = doc.get(True, doc.get("on"))
     return (f"schema valid, 0 zizmor findings; {len(jobs)} jobs, Python {', '.join(map(str, versions))}, "
             f"triggers {', '.join(triggers) if isinstance(triggers, dict) else triggers}")
+
+
+# --------------------------------------------------------------------------- 08c 1. an idempotent apply
+ALERTS = "terraform_data.alerts"
+ALERTS_TABLE = "machine_alerts"
+
+
+def _resource_block(folder: Path, kind: str, name: str) -> str | None:
+    """The text of ``resource "kind" "name" {…}`` in the folder's .tf files (None: not declared)."""
+    for tf in sorted(Path(folder).glob("*.tf")):
+        text = tf.read_text()
+        m = re.search(rf'^resource\s+"{kind}"\s+"{name}"\s*\{{', text, re.M)
+        if m:
+            rest = text[m.end():]
+            nxt = re.search(r"^(resource|check|output|variable|locals|data|terraform)\b", rest, re.M)
+            return rest[: nxt.start()] if nxt else rest
+    return None
+
+
+@exercise("08", hint="a terraform_data \"alerts\" whose triggers_replace holds only the table's path (no "
+                     "timestamp() or uuid()), a create provisioner `table create` and a `when = destroy` one "
+                     "`table delete`, both reading self.input")
+def terraform_idempotent(folder):
+    """``folder``: the Terraform working folder after the learner's applies: ``terraform_data.alerts``
+    is in the state, the Delta table it manages is on disk, its destroy-time provisioner is declared,
+    and a new plan (with the broker's topics observed) finds no change and no failing check."""
+    from lablib import iac, resources
+    from lablib.config import settings
+
+    if not iac.available():
+        not_run(iac.INSTALL)
+    if folder is None:
+        fail("the folder is still None", "pass the Terraform working folder (lablib.iac.workdir())")
+    folder = Path(folder)
+    if not list(folder.glob("*.tf")):
+        fail(f"{folder.name} holds no .tf file", "pass the Terraform working folder (lablib.iac.workdir())")
+    block = _resource_block(folder, "terraform_data", "alerts")
+    if block is None:
+        fail('no .tf file declares resource "terraform_data" "alerts"', "write ALERTS_TF to alerts.tf")
+    held = iac.state(folder)
+    if ALERTS not in held:
+        fail(f"the state has no {ALERTS} ({', '.join(held) or 'the state is empty'}): the configuration "
+             "was not applied since the resource was added", "run lablib.iac.apply(folder)")
+    table = settings().warehouse / "ch08.db" / ALERTS_TABLE
+    if not resources.table_exists(table):
+        fail(f"{ALERTS} is in the state but the Delta table {ALERTS_TABLE} is not on disk: its create "
+             "provisioner did not write it", "the create provisioner runs `table create` on the table's path")
+    if not re.search(r"\bwhen\s*=\s*destroy\b", block):
+        fail(f"{ALERTS} has no destroy-time provisioner: `terraform destroy` would forget the table and "
+             "leave it on disk", "add a provisioner with `when = destroy` that runs `table delete`")
+    second = iac.plan(folder, observe="terraform_data.topic" in held)
+    if second.returncode == 1:
+        errors = [line for line in iac.clean(second.output).splitlines() if line.startswith("Error:")]
+        fail(f"the plan fails: {(errors or [_first_line(iac.clean(second.output))])[0][:140]}")
+    if second.returncode == 2:
+        text = iac.clean(second.output)
+        summary = re.search(r"^Plan: .*$", text, re.M)
+        why = re.findall(r"# (\S+) (must be replaced|will be updated in-place|will be created|will be destroyed)",
+                         text)
+        what = "; ".join(f"{addr} {verb}" for addr, verb in why[:3])
+        fail(f"a second plan still wants changes ({summary.group(0) if summary else 'changes'}: {what}): "
+             "the apply is not idempotent",
+             "a value that differs on every run (timestamp(), uuid()) in triggers_replace or input makes every "
+             "plan replace the resource")
+    warnings = iac.check_warnings(second)
+    if warnings:
+        fail(f"a check block fails: {warnings[0][:140]}")
+    return (f"{len(held)} resources in the state; {ALERTS_TABLE} is a Delta table on disk; "
+            "a second plan: no changes, every check passes")
