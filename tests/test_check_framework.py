@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from checking import accepts, rejects
 
-from lablib.check import CheckFailed, exercise, fail, progress
+from lablib.check import CheckFailed, exercise, fail, not_run, progress
 
 pytest_plugins = ["pytester"]
 
@@ -31,6 +31,11 @@ def total(answer):
 @exercise("98", hint="return a list")
 def crashes(answer):
     return answer[5]
+
+
+@exercise("98", hint="a hint the learner cannot act on here")
+def needs_a_tool(answer):
+    not_run("the tool is not on PATH: install it")
 
 
 @exercise("98")
@@ -170,3 +175,13 @@ def test_damaged_progress_file_is_replaced(home):
     (home / "progress.json").write_text("{not json")
     total(3)
     assert progress.load()["98"]["total"]["passed"]
+
+
+def test_not_run_is_neither_pass_nor_fail(home, monkeypatch, capsys):
+    """A check whose tool is missing prints ➖ "not run" with the reason, records no progress and does
+    not raise in strict mode (a machine without the tool is not a wrong answer)."""
+    monkeypatch.setenv("LAB_CHECKS_STRICT", "1")
+    result = needs_a_tool(None)
+    assert capsys.readouterr().out.strip() == "➖ needs_a_tool: not run: the tool is not on PATH: install it"
+    assert not result.passed and not result.ran and not result.crashed
+    assert "needs_a_tool" not in progress.load().get("98", {})
