@@ -69,6 +69,7 @@ def tool_env(**extra: str) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONPATH", None)  # the scratch repository's code, not the course's worktree
+    env.pop("SPARK_REMOTE", None)  # the tests start their own Spark unless a run names one
     env.update(extra)
     return env
 
@@ -199,14 +200,46 @@ def installed_package(into: Path, name: str = "mat_orders"):
 
 
 # --------------------------------------------------------------------------- pytest
-def pytest(repo: Path, *args: str, python: Path | None = None, name: str = "pytest") -> Gate:
-    """The repository's tests in a subprocess (its own small SparkSession); JUnit XML in
-    ``reports/<name>.xml`` (a run of another name keeps its own report)."""
+_CONNECT: dict[str, str] = {}  # Spark application id -> the Spark Connect URL started in it
+
+
+def spark_connect(spark) -> str:
+    """A Spark Connect URL (``sc://127.0.0.1:<port>``) served by this kernel's own Spark, started
+    once per Spark application, so that a test run in a subprocess borrows a warm JVM instead of
+    starting its own. A session that is already a Spark Connect client gives its own server's URL."""
+    import random
+
+    from lablib import ports
+
+    remote = settings().spark_remote
+    if remote or not hasattr(spark, "sparkContext"):
+        if not remote:
+            raise RuntimeError("this Spark session is a Spark Connect client: set SPARK_REMOTE to its URL")
+        return remote
+    jsc = spark.sparkContext._jsc.sc()
+    app = jsc.applicationId()
+    if app not in _CONNECT:
+        candidates = ports._candidates()
+        port = next(n for n in random.sample(candidates, k=min(500, len(candidates))) if ports.free(n))
+        conf = jsc.conf()  # the running context's own conf: the server reads address and port from it
+        conf.set("spark.connect.grpc.binding.address", "127.0.0.1")
+        conf.set("spark.connect.grpc.binding.port", str(port))
+        spark._jvm.org.apache.spark.sql.connect.service.SparkConnectService.start(jsc)
+        _CONNECT[app] = f"sc://127.0.0.1:{port}"
+    return _CONNECT[app]
+
+
+def pytest(repo: Path, *args: str, python: Path | None = None, name: str = "pytest",
+           remote: str | None = None) -> Gate:
+    """The repository's tests in a subprocess; JUnit XML in ``reports/<name>.xml`` (a run of another
+    name keeps its own report). With ``remote`` (a Spark Connect URL, see :func:`spark_connect`)
+    the tests' ``spark`` fixture connects there (``SPARK_REMOTE``) instead of starting a JVM."""
     report = Path(repo) / "reports" / f"{name}.xml"
     report.unlink(missing_ok=True)
     exe = python or Path(sys.executable)
+    extra = {"SPARK_REMOTE": remote} if remote else {}
     gate = run(name, [str(exe), "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider",
-                      f"--junitxml={report}", *args], repo, timeout=600, PYSPARK_PYTHON=str(exe))
+                      f"--junitxml={report}", *args], repo, timeout=600, PYSPARK_PYTHON=str(exe), **extra)
     return Gate(gate.name, gate.command, gate.returncode, gate.output, gate.cwd,
                 report if report.exists() else None)
 

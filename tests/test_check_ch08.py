@@ -5,6 +5,7 @@ writes a real JUnit report; the silver orders come from the packaged code on the
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ def test_later_row_wins(spark):
     assertDataFrameEqual(clean_orders(raw).select("order_id", "status"), [Row(order_id="O-1", status="cancelled")])
 """
 OLD, NEW = "orderBy(F.col(order))", "orderBy(F.col(order).desc())"
+GONE = "def test_gone():\n    pass\n"  # the shipped tests replaced by one that proves nothing
 
 
 def _only_mine(repo: Path, text: str, name: str = "mine"):
@@ -52,6 +54,29 @@ def runs(repo):
 
 
 @pytest.fixture(scope="module")
+def red(runs):
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def green(runs):
+    return runs[1]
+
+
+@contextmanager
+def _edited(repo: Path, path: str, text: str | None = None):
+    """One file of the repository changed for the block (the fix, or ``text``), then checked out again."""
+    if text is None:
+        ci.replace(repo, path, OLD, NEW)
+    else:
+        (repo / path).write_text(text)
+    try:
+        yield
+    finally:
+        ci.git(repo, "checkout", "--", path)
+
+
+@pytest.fixture(scope="module")
 def raw(spark):
     return lablib.data.read("orders").withColumn("_pos", F.monotonically_increasing_id())
 
@@ -72,8 +97,7 @@ def _package(repo: Path, fixed: bool):
         ci.git(repo, "checkout", "--", "src")
 
 
-def test_junit_is_read_from_a_real_run(runs):
-    red, green = runs
+def test_junit_is_read_from_a_real_run(red, green):
     assert red.returncode == 1 and green.returncode == 0
     got = ci.junit(red.report)
     assert (got["tests"], got["failure"]) == (1, 1)
@@ -81,8 +105,18 @@ def test_junit_is_read_from_a_real_run(runs):
     assert "cancelled" in got["cases"][0]["message"] or got["cases"][0]["message"]
 
 
-def test_failing_test(runs, repo):
-    red, green = runs
+def test_a_run_can_borrow_a_running_spark(repo, spark):
+    """pytest(remote=...) runs the tests on this process's Spark through Spark Connect, not a JVM of their own."""
+    url = ci.spark_connect(spark)
+    assert url.startswith("sc://127.0.0.1:") and ci.spark_connect(spark) == url  # one server per application
+    where = ("def test_where(spark):\n    assert type(spark).__module__ == 'pyspark.sql.connect.session'\n"
+             "    assert spark.range(3).count() == 3\n")
+    ci.write(repo, ch08.LEARNER_TESTS, where)
+    gate = ci.pytest(repo, ch08.LEARNER_TESTS, name="remote", remote=url)
+    assert gate.passed, gate.output
+
+
+def test_failing_test(red, repo):
     accepts(ch08.failing_test(red))
     rejects(ch08.failing_test(None), "red is still None")
     rejects(ch08.failing_test("1 failed"), "red should be what lablib.ci.pytest(repo, ...) returns, not a str")
@@ -96,20 +130,13 @@ def test_failing_test(runs, repo):
               "def test_uses_rows(rows):\n    assert rows\n")
     rejects(ch08.failing_test(_only_mine(repo, broken, "broken")), "test_uses_rows errored instead of failing")
     # the fix made before the test ran: green is no proof that the test catches anything
-    ci.replace(repo, "src/mat_orders/clean.py", OLD, NEW)
-    try:
+    with _edited(repo, "src/mat_orders/clean.py"):
         rejects(ch08.failing_test(red), "the package's code is changed")
-    finally:
-        ci.git(repo, "checkout", "--", "src")
-    (repo / ch08.SHIPPED_TESTS).write_text("def test_gone():\n    pass\n")
-    try:
+    with _edited(repo, ch08.SHIPPED_TESTS, GONE):
         rejects(ch08.failing_test(red), "tests/test_clean.py is changed")
-    finally:
-        ci.git(repo, "checkout", "--", ch08.SHIPPED_TESTS)
 
 
-def test_fix(runs, repo, raw):
-    red, green = runs
+def test_fix(red, green, repo, raw):
     fixed = _package(repo, fixed=True)(raw)
     accepts(ch08.fix(green, fixed))
     rejects(ch08.fix(None, fixed), "green is still None")
@@ -122,11 +149,8 @@ def test_fix(runs, repo, raw):
     rejects(ch08.fix(green, fixed.limit(100)), "silver has 100 orders, expected")
     rejects(ch08.fix(green, None), "silver is still None")
     rejects(ch08.fix(green, fixed.drop("status")), "silver lacks column(s) status")
-    (repo / ch08.SHIPPED_TESTS).write_text("def test_gone():\n    pass\n")
-    try:
+    with _edited(repo, ch08.SHIPPED_TESTS, GONE):
         rejects(ch08.fix(green, fixed), "tests/test_clean.py is changed")
-    finally:
-        ci.git(repo, "checkout", "--", ch08.SHIPPED_TESTS)
 
 
 # -- 08b: hooks and the workflow (no JVM) -------------------------------------------------

@@ -1,11 +1,21 @@
 """One SparkSession for the whole test run, sized for tests, not for data."""
 
+import os
+
 import pytest
 from pyspark.sql import SparkSession
 
 
 @pytest.fixture(scope="session")
 def spark():
+    remote = os.environ.get("SPARK_REMOTE")  # a Spark Connect server already running: borrow it
+    if remote:
+        session = SparkSession.builder.remote(remote).getOrCreate()
+        session.conf.set("spark.sql.shuffle.partitions", "1")
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+        yield session
+        session.stop()  # ends this client's session, not the server
+        return
     session = (
         SparkSession.builder.master("local[1]")  # one core: tests are small, and CI runners are too
         .appName("mat-orders-tests")
