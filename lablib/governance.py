@@ -82,12 +82,36 @@ def lineage(path, namespace: str = "mega-awesome-toys", settle: float = 2.0):
     except Exception as exc:  # noqa: BLE001
         raise LabError(f"the OpenLineage listener is not on this session's classpath ({type(exc).__name__}); "
                        "run `lab setup`, then restart the kernel") from None
+    # The listener reads the warehouse folder from the running context's conf and parses it with
+    # URI.create: Spark keeps it there as a plain path ("file:/…/home 10b/warehouse"), which a space
+    # makes an illegal URI, and every catalog table (saveAsTable, spark.table) then loses its dataset.
+    # For the block, the conf holds the same folder as a quoted URI (Spark read its own copy at start).
+    # (The listener's other unquoted round trip is patched in lablib/jvm/lineage/patch.)
+    live = sc._jsc.sc().conf()
+    warehouse = live.get(_WAREHOUSE) if live.contains(_WAREHOUSE) else None
+    if warehouse:
+        live.set(_WAREHOUSE, _quoted(warehouse))
     sc._jsc.sc().addSparkListener(listener)
     try:
         yield Path(path)
     finally:
         time.sleep(settle)  # the listener bus delivers asynchronously
         sc._jsc.sc().removeSparkListener(listener)
+        if warehouse:
+            live.set(_WAREHOUSE, warehouse)
+
+
+_WAREHOUSE = "spark.sql.warehouse.dir"
+
+
+def _quoted(location: str) -> str:
+    """A local folder as Spark keeps it (``file:/a b/w`` or ``/a b/w``) as a URI (``file:///a%20b/w``);
+    any other location (another scheme, already quoted) unchanged."""
+    if location.startswith("file:") and "%" not in location:
+        return Path(location.removeprefix("file:").removeprefix("//")).as_uri()
+    if location.startswith("/"):
+        return Path(location).as_uri()
+    return location
 
 
 def read_events(path) -> list[dict]:

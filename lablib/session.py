@@ -93,7 +93,11 @@ def _local_conf() -> dict[str, str]:
     if jvm.is_resolved("lineage"):
         # on the classpath only: the OpenLineage listener is registered where a chapter asks for it
         # (lablib.lineage.capture), so other sessions pay nothing and emit nothing
-        spark_jars = [*spark_jars, *jvm.jars("lineage")]
+        # (its one-class patch first: it quotes table paths holding a space, see lablib/jvm/patches.py)
+        from lablib.jvm.patches import lineage_patch
+
+        patch = lineage_patch()
+        spark_jars = [*spark_jars, *([patch] if patch else []), *jvm.jars("lineage")]
     ensure_dir(cfg.warehouse)
     ensure_dir(cfg.checkpoints)
     ensure_dir(cfg.logs)
