@@ -5,7 +5,8 @@
 # never fails silently: without root it says what to install.
 set -euo pipefail
 need=()
-command -v java  >/dev/null || need+=(openjdk-17-jdk-headless)
+# javac too: lablib compiles a one-class patch of the OpenLineage listener (lablib/jvm/patches.py)
+command -v java  >/dev/null && command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v mvn   >/dev/null || need+=(maven)
 command -v dot   >/dev/null || need+=(graphviz)
 command -v kcat  >/dev/null || need+=(kcat)

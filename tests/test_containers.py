@@ -416,7 +416,7 @@ def dockerfile_problems(text: str, ports: dict[str, int]) -> list[str]:
                                      froms[-1].split()[0]):
         problems.append(f"base image {froms[-1:]} is not python:{minor}.<patch>-slim-<debian> pinned")
     runs = " ".join(args for word, args in instr if word == "RUN")
-    for package in ("openjdk-17-jre-headless", "maven", "graphviz", "kcat", "chromium"):
+    for package in ("openjdk-17-jdk-headless", "maven", "graphviz", "kcat", "chromium"):
         if not re.search(rf"(?<![\w-]){re.escape(package)}(?![\w-])", runs):
             problems.append(f"Debian package {package} not installed")
     if not re.search(r"(?<![\w-])lab setup(?![\w-])", runs):
