@@ -1,6 +1,6 @@
 """`lab orchestrator up|status|down`: dagster dev on the repository's code location, on 127.0.0.1
-only, its runs in $LAB_HOME/dagster with telemetry off, the asset graph served, every process of it
-stopped by `lab down all`."""
+only, its runs in $LAB_HOME/dagster with telemetry off, the asset graph served (and drawn in headless
+Chromium), every process of it stopped by `lab down all`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def lab(*args: str) -> subprocess.CompletedProcess:
                           timeout=300, env=dict(os.environ))
 
 
-def test_orchestrator_up_serves_the_asset_graph_on_loopback_and_down_all_stops_it():
+@pytest.mark.browser
+def test_orchestrator_up_serves_the_asset_graph_on_loopback_and_down_all_stops_it(tab):
     svc = SERVED["orchestrator"]
     assert lab("orchestrator", "status").stdout.split("\n")[1].split()[1] == "stopped"
     up = lab("orchestrator", "up")
@@ -40,6 +41,21 @@ def test_orchestrator_up_serves_the_asset_graph_on_loopback_and_down_all_stops_i
         edges = {(d["path"][0], n["assetKey"]["path"][0]) for n in nodes for d in n["dependencyKeys"]}
         assert ("bronze_telemetry", "silver_telemetry") in edges and ("silver_telemetry", "gold_machine_daily") in edges
         assert ("silver_orders", "gold_daily_sales") in edges and len(nodes) == 7
+        # the UI itself, in headless Chromium: the lineage page draws every asset of the graph
+        page = tab.page
+        page.goto(f"{svc.address()}/asset-groups")  # global lineage: the pipeline's two groups
+        for group in ("orders", "telemetry"):
+            page.get_by_text(group, exact=True).first.wait_for()
+        skip = page.get_by_role("button", name="Skip")  # a first visit's newsletter dialog
+        if skip.count():
+            skip.click()
+        tab.screenshot("dagster-lineage")
+        page.goto(f"{svc.address()}/assets")  # the catalog lists every asset
+        for node in nodes:
+            page.get_by_text(node["assetKey"]["path"][0], exact=True).first.wait_for()
+        assert page.get_by_text("no_such_asset", exact=True).count() == 0
+        tab.screenshot("dagster-catalog")
+        assert tab.offsite == [], f"the Dagster UI called out: {tab.offsite}"
         assert "telemetry:\n  enabled: false" in (dagster_home() / "dagster.yaml").read_text()
         assert lab("orchestrator", "status").stdout.split("\n")[1].split()[1] == "running"
     finally:
