@@ -13,6 +13,12 @@ Nothing happens outside IPython (scripts, tests of checks), in strict runs of
 solutions (``LAB_CHECKS_STRICT=1``, where a failure must stop the run), or when
 ``LAB_CATCH_UP=0``. The learner's own cell is not changed; running it again
 after a fix replaces the reference names with the learner's.
+
+With ``LAB_CATCH_UP_VERIFY=1`` (the course's tests), the solution's check cell
+then runs too, its checks silent, and a second line gives the check's verdict
+on the reference answer *in this kernel*: a blank lab run after its solution
+in the same LAB_HOME thereby proves each reference answer passes its check on
+a second run in a row.
 """
 
 from __future__ import annotations
@@ -34,12 +40,16 @@ _ANY_CHECK = re.compile(r"\bcheck\.ch\d\d\.[A-Za-z_]\w*\s*\(")
 
 #: True while reference cells run: checks they call stay silent and never catch up themselves
 _running = False
+#: while the solution's check cell runs in verify mode: the exercise whose verdict is wanted, and the verdict
+_wanted: tuple[str, str] | None = None
+_verdict = None
 
 
 @dataclass(frozen=True)
 class Reference:
     notebook: Path  # the solution notebook
     cells: tuple[str, ...]  # the code cells to run, in order
+    check_cell: str = ""  # the solution's cell that calls the exercise's check
 
     @property
     def rel(self) -> str:
@@ -69,14 +79,21 @@ def reference_in(nb: nbformat.NotebookNode, chapter: str, exercise: str) -> tupl
     return tuple(code[first:at])
 
 
+def check_cell_in(nb: nbformat.NotebookNode, chapter: str, exercise: str) -> str:
+    """The source of the solution's first code cell that calls ``check.chNN.exercise(...)``."""
+    call = _check_call(chapter, exercise)
+    return next((c.source for c in nb.cells if c.cell_type == "code" and call.search(c.source)), "")
+
+
 @functools.lru_cache(maxsize=32)
 def _reference(chapter: str, exercise: str, stamp: tuple) -> Reference | None:
     for ch in chapters.all_chapters():
         if ch.number != chapter:
             continue
-        cells = reference_in(nbformat.read(ch.solution, as_version=4), chapter, exercise)
+        nb = nbformat.read(ch.solution, as_version=4)
+        cells = reference_in(nb, chapter, exercise)
         if cells is not None:
-            return Reference(ch.solution, cells)
+            return Reference(ch.solution, cells, check_cell_in(nb, chapter, exercise))
     return None
 
 
@@ -92,6 +109,18 @@ def running() -> bool:
     return _running
 
 
+def judging(chapter: str, exercise: str) -> bool:
+    """True when this check, called from the solution's check cell in verify mode, should hand its
+    verdict to :func:`verdict` (silently) instead of printing it."""
+    return _running and _wanted == (chapter, exercise)
+
+
+def verdict(result) -> None:
+    """Keep the verdict of the check being judged (see :func:`judging`)."""
+    global _verdict
+    _verdict = result
+
+
 def _shell():
     try:
         from IPython import get_ipython
@@ -105,6 +134,38 @@ def enabled() -> bool:
     return cfg.catch_up and not cfg.checks_strict
 
 
+def _run(shell, sources, rel: str) -> None:
+    from IPython.utils.capture import capture_output
+
+    with capture_output(display=True), contextlib.redirect_stderr(io.StringIO()):
+        for source in sources:
+            # dont_inherit: this module's `from __future__ import annotations` must not turn the
+            # cell's annotations into strings (Dagster, pydantic read them as types)
+            code = compile(shell.transform_cell(source), f"<reference: {rel}>", "exec", dont_inherit=True)
+            exec(code, shell.user_ns)  # noqa: S102 - the course's own solution cells
+
+
+def _first(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]}"
+
+
+def _judge(shell, ref: Reference, chapter: str, exercise: str) -> str:
+    """Run the solution's check cell with its checks silent; the verdict line on the reference answer."""
+    global _wanted, _verdict
+    _wanted, _verdict = (chapter, exercise), None
+    try:
+        _run(shell, [ref.check_cell], ref.rel)
+    except BaseException as exc:  # noqa: BLE001 - reported as the verdict, never as a traceback
+        return f"↪ the reference's check cell raised ({_first(exc)})"
+    finally:
+        _wanted = None
+    if _verdict is None:
+        return f"↪ the reference's check cell did not call check.ch{chapter}.{exercise}"
+    if _verdict.passed:
+        return f"↪ the reference passes its check here: {_verdict.line}"
+    return f"↪ the reference fails its check here: {_verdict.line}"
+
+
 def after_failure(chapter: str, exercise: str) -> str | None:
     """Run the reference cells of a failed exercise in the learner's kernel; the line printed, or
     None when catch-up does not apply here."""
@@ -116,21 +177,18 @@ def after_failure(chapter: str, exercise: str) -> str | None:
     if ref is None or not ref.cells:
         return None
     _running = True
+    judged = None
     try:
-        from IPython.utils.capture import capture_output
-
-        with capture_output(display=True), contextlib.redirect_stderr(io.StringIO()):
-            for source in ref.cells:
-                # dont_inherit: this module's `from __future__ import annotations` must not turn the
-                # cell's annotations into strings (Dagster, pydantic read them as types)
-                code = compile(shell.transform_cell(source), f"<reference: {ref.rel}>", "exec", dont_inherit=True)
-                exec(code, shell.user_ns)  # noqa: S102 - the course's own solution cells
+        _run(shell, ref.cells, ref.rel)
         line = (f"↪ catch-up: the reference answer ({ref.rel}) ran in its place, so the lab goes on; "
                 "your cell is unchanged")
+        if settings().catch_up_verify:
+            judged = _judge(shell, ref, chapter, exercise)
     except BaseException as exc:  # noqa: BLE001 - a catch-up must never become the learner's traceback
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        line = f"↪ catch-up could not run the reference answer from {ref.rel} ({type(exc).__name__}: {first})"
+        line = f"↪ catch-up could not run the reference answer from {ref.rel} ({_first(exc)})"
     finally:
         _running = False
     print(line)
+    if judged:
+        print(judged)
     return line

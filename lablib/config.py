@@ -111,6 +111,7 @@ class Settings:
     jars_override: Path | None = None
     checks_strict: bool = False  # a failed check raises after printing (lab run / CI, solutions)
     catch_up: bool = True  # after a ❌ in a notebook, the solution's cells for it run (lablib/catchup.py)
+    catch_up_verify: bool = False  # ... and then the solution's check cell judges the reference answer
     java_home: Path | None = None  # the Java runtime of Spark and the embedded services
     calibration_seconds: float | None = None  # None: measured (lablib.calibration)
     chromium: Path | None = None  # None: found on PATH (lablib.browser)
@@ -190,6 +191,7 @@ def settings() -> Settings:
         jars_override=Path(_env("LAB_JARS_DIR")).expanduser() if _env("LAB_JARS_DIR") else None,
         checks_strict=_env("LAB_CHECKS_STRICT") == "1",
         catch_up=_env("LAB_CATCH_UP") != "0",
+        catch_up_verify=_env("LAB_CATCH_UP_VERIFY") == "1",
         java_home=Path(_env("JAVA_HOME")).expanduser() if _env("JAVA_HOME") else None,
         calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
         chromium=Path(_env("LAB_CHROMIUM")).expanduser() if _env("LAB_CHROMIUM") else None,
@@ -257,6 +259,8 @@ ENVIRONMENT = {
     "LAB_ORCHESTRATOR_PORT": "port of the Dagster UI `lab orchestrator up` serves (default: recorded, 3000 for the first home)",
     "LAB_CHECKS_STRICT": "1: a failed check raises after printing (`lab run` and CI set it for solutions)",
     "LAB_CATCH_UP": "0: after a ❌ the lab does not run the reference answer in its place (catch-up is on by default)",
+    "LAB_CATCH_UP_VERIFY": "1: after catch-up, the solution's check cell runs again and prints whether the reference "
+                           "answer passes its check here (tests use it; default off)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",
     "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it (to replay a verdict)",

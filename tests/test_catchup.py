@@ -2,7 +2,8 @@
 
 The mechanism runs in a real IPython shell with a planted check and planted reference cells; which
 cells are the reference is read from real solution notebooks. That every blank lab of the course
-runs to the end on it is tests/test_notebooks.py::test_blank_lab_runs_to_the_end.
+runs to the end on it, each reference passing its check again, is
+tests/test_notebooks.py::test_second_run_in_a_row_is_the_blank_lab_and_every_reference_passes_again.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def test_every_exercise_of_the_course_has_reference_cells(ex):
     assert ref is not None and ref.notebook == chapters.get(ex.notebook).solution
     assert ref.cells, f"{ex.key}: no '# BEGIN SOLUTION' cell between the previous check and this one"
     assert "# BEGIN SOLUTION" in ref.cells[0]
+    assert f"check.ch{ex.chapter}.{ex.name}(" in ref.check_cell
 
 
 @pytest.fixture
@@ -61,6 +63,7 @@ def shell(monkeypatch, tmp_path):
     monkeypatch.setenv("LAB_HOME", str(tmp_path))
     monkeypatch.delenv("LAB_CHECKS_STRICT", raising=False)
     monkeypatch.delenv("LAB_CATCH_UP", raising=False)
+    monkeypatch.delenv("LAB_CATCH_UP_VERIFY", raising=False)
     sh = InteractiveShell.instance()
     sh.user_ns["answer"] = answer
     yield sh
@@ -68,8 +71,8 @@ def shell(monkeypatch, tmp_path):
         sh.user_ns.pop(name, None)
 
 
-def _plant(monkeypatch, *cells: str) -> None:
-    ref = catchup.Reference(chapters.SOLUTIONS / "97_planted.ipynb", cells)
+def _plant(monkeypatch, *cells: str, check_cell: str = "answer(value)") -> None:
+    ref = catchup.Reference(chapters.SOLUTIONS / "97_planted.ipynb", cells, check_cell)
     monkeypatch.setattr(catchup, "reference", lambda chapter, name: ref if (chapter, name) == ("97", "answer") else None)
 
 
@@ -150,3 +153,46 @@ def test_reference_cells_run_as_the_kernel_runs_them_not_with_this_modules_futur
     shell.user_ns["value"] = None
     shell.run_cell("answer(value)")
     assert shell.user_ns["value"] == 42
+
+
+def test_verify_mode_runs_the_check_cell_again_and_prints_its_verdict_on_the_reference(shell, monkeypatch, capsys):
+    _plant(monkeypatch, "value = 40 + 2")
+    monkeypatch.setenv("LAB_CATCH_UP_VERIFY", "1")
+    shell.user_ns["value"] = None
+    result = shell.run_cell("answer(value)")
+    lines = capsys.readouterr().out.splitlines()
+    assert result.success
+    assert lines[0] == "❌ answer: got None Hint: say 42"
+    assert lines[1].startswith("↪ catch-up: the reference answer (solutions/97_planted.ipynb) ran in its place")
+    assert lines[2] == "↪ the reference passes its check here: ✅ answer: 42"
+
+
+def test_without_verify_mode_there_is_no_verdict_line(shell, monkeypatch, capsys):
+    _plant(monkeypatch, "value = 42")
+    shell.user_ns["value"] = None
+    shell.run_cell("answer(value)")
+    out = capsys.readouterr().out
+    assert "catch-up" in out and "the reference passes" not in out
+
+
+def test_verify_mode_says_when_the_reference_fails_its_check_in_this_kernel(shell, monkeypatch, capsys):
+    # e.g. a second run in a row where the reference appended instead of overwriting
+    _plant(monkeypatch, "value = 41")
+    monkeypatch.setenv("LAB_CATCH_UP_VERIFY", "1")
+    shell.user_ns["value"] = None
+    shell.run_cell("answer(value)")
+    out = capsys.readouterr().out
+    assert "↪ the reference fails its check here: ❌ answer: got 41 Hint: say 42" in out
+    assert out.count("❌ answer") == 2  # the learner's line, and the verdict quoting the reference's
+
+
+def test_verify_mode_names_a_check_cell_that_raises_or_never_calls_the_check(shell, monkeypatch, capsys):
+    monkeypatch.setenv("LAB_CATCH_UP_VERIFY", "1")
+    _plant(monkeypatch, "value = 42", check_cell="missing_name + 1")
+    shell.user_ns["value"] = None
+    shell.run_cell("answer(value)")
+    assert "↪ the reference's check cell raised (NameError: name 'missing_name' is not defined)" in capsys.readouterr().out
+    _plant(monkeypatch, "value = 42", check_cell="print(value)")
+    shell.user_ns["value"] = None
+    shell.run_cell("answer(value)")
+    assert "↪ the reference's check cell did not call check.ch97.answer" in capsys.readouterr().out
