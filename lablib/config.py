@@ -115,6 +115,7 @@ class Settings:
     java_home: Path | None = None  # the Java runtime of Spark and the embedded services
     calibration_seconds: float | None = None  # None: measured (lablib.calibration)
     chromium: Path | None = None  # None: found on PATH (lablib.browser)
+    terraform: str | None = None  # None: terraform, else tofu, found on PATH (lablib.iac)
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
@@ -195,6 +196,7 @@ def settings() -> Settings:
         java_home=Path(_env("JAVA_HOME")).expanduser() if _env("JAVA_HOME") else None,
         calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
         chromium=Path(_env("LAB_CHROMIUM")).expanduser() if _env("LAB_CHROMIUM") else None,
+        terraform=_env("LAB_TERRAFORM"),
     )
 
 
@@ -252,6 +254,7 @@ ENVIRONMENT = {
     "LAB_REGISTRY_PORT": "embedded schema registry port (default: recorded, 8081 for the first home)",
     "LAB_JUPYTER_PORT": "JupyterLab port for `make lab` / `lab jupyter` (default: recorded, 8888 for the first home)",
     "LAB_HOMES_INDEX": "the machine's index of LAB_HOMEs and the ports they hold (default ~/.cache/mega-awesome-toys/homes)",
+    "LAB_TERRAFORM": "the Terraform-compatible binary chapter 08c runs (default: terraform, else tofu, on PATH)",
     "LAB_CHROMIUM": "the Chromium (or Chrome) the browser tests drive (default: chromium found on PATH)",
     "LAB_MODEL_PORT": "port of a model served with lablib.serve_model (default: recorded, 5001 for the first home)",
     "LAB_CONNECT_PORT": "port of the Spark Connect server `lab up connect` starts (default: recorded, 15002 for the first home)",

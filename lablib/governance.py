@@ -25,30 +25,39 @@ from lablib.errors import LabError
 from lablib.session import spark
 
 
-def refused(statement) -> str | None:
-    """Run ``statement`` (SQL text, or a function doing a write); return the error condition Spark
-    refused it with (no log noise, no stack trace), or None when it ran."""
+@contextlib.contextmanager
+def quiet_sql_errors():
+    """Inside the block, pyspark does not log each SQL error with its stack trace before raising it
+    (the error itself still raises, with its message): for code that expects refusals."""
     from pyspark.logger import PySparkLogger
 
     # pyspark's own logger class: its callers pass it keywords (errorClass=…) a plain Logger refuses
     quiet = [PySparkLogger.getLogger(n) for n in ("SQLQueryContextLogger", "DataFrameQueryContextLogger")]
     before = [lg.disabled for lg in quiet]
     for lg in quiet:
-        lg.disabled = True  # pyspark logs every SQL error with a stack trace before raising it
+        lg.disabled = True
     try:
-        if callable(statement):
-            statement()
-        else:
-            spark().sql(statement).collect()
+        yield
+    finally:
+        for lg, was in zip(quiet, before, strict=True):
+            lg.disabled = was
+
+
+def refused(statement) -> str | None:
+    """Run ``statement`` (SQL text, or a function doing a write); return the error condition Spark
+    refused it with (no log noise, no stack trace), or None when it ran."""
+    try:
+        with quiet_sql_errors():
+            if callable(statement):
+                statement()
+            else:
+                spark().sql(statement).collect()
     except Exception as exc:  # noqa: BLE001 - what it was refused with is the answer
         condition = getattr(exc, "getCondition", lambda: None)()
         if not condition:  # a JVM error pyspark does not convert (e.g. a Delta constraint): its [CLASS]
             found = re.search(r"\[([A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)*)\]", str(exc))
             condition = found.group(1) if found else None
         return condition or type(exc).__name__
-    finally:
-        for lg, was in zip(quiet, before, strict=True):
-            lg.disabled = was
     return None
 
 

@@ -32,7 +32,7 @@ INSTALL = ("neither terraform nor tofu is on PATH, so this section does not run:
 
 def binary() -> str | None:
     """The Terraform-compatible binary to run: $LAB_TERRAFORM, else terraform, else tofu (None: neither)."""
-    named = os.environ.get("LAB_TERRAFORM")
+    named = settings().terraform
     if named:
         return shutil.which(named)
     return shutil.which("terraform") or shutil.which("tofu")

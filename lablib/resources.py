@@ -29,10 +29,10 @@ SCHEMA = (("machine_id", "string"), ("event_time", "timestamp"), ("kind", "strin
 def _admin():
     from confluent_kafka.admin import AdminClient
 
-    import lablib
+    from lablib.services import kafka_config
     from lablib.services.kafka import _quiet_logger
 
-    return AdminClient({**lablib.kafka_config(), "logger": _quiet_logger()})
+    return AdminClient({**kafka_config(), "logger": _quiet_logger()})
 
 
 def topics() -> dict[str, int]:

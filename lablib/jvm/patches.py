@@ -25,7 +25,9 @@ _warned = False
 
 
 def _javac() -> str | None:
-    home = os.environ.get("JAVA_HOME")
+    from lablib.config import settings
+
+    home = settings().java_home
     if home and (Path(home) / "bin" / "javac").exists():
         return str(Path(home) / "bin" / "javac")
     return shutil.which("javac")
