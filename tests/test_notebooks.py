@@ -122,23 +122,24 @@ def test_every_delta_table_opens_in_delta_rs(chapter, monkeypatch):
 
 def test_lab_run_prints_its_table(tmp_path):
     # the table is printed by every `lab run`; a learner's copy is timed but has no budget to keep
-    proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "00", "--labs", "--scale", "ci"],
+    # 08b: the course's quickest notebook (no Spark), so the CLI's own behaviour costs seconds, not a chapter
+    proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "08b", "--labs", "--scale", "ci"],
                           capture_output=True, text=True, timeout=600,
                           env={**__import__("os").environ, "LAB_HOME": str(tmp_path / "h")})
     assert "| chapter | notebook | status | seconds | c.u. | budget (c.u.) |" in proc.stdout
     assert "time is reported, not enforced" in proc.stdout
-    assert re.search(r"^\| 00 \| 00_setup.ipynb \| ok \|", proc.stdout, re.M), proc.stdout + proc.stderr
+    assert re.search(r"^\| 08 \| 08b_hooks_workflow.ipynb \| ok \|", proc.stdout, re.M), proc.stdout + proc.stderr
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_a_learners_lab_run_reports_time_but_never_fails_on_it(tmp_path):
-    # 1 c.u. = 0.01 s makes chapter 00 thousands of c.u. over its budget: a learner's run still passes
+    # 1 c.u. = 0.01 s makes 08b thousands of c.u. over its budget: a learner's run still passes
     env = {**__import__("os").environ, "LAB_HOME": str(tmp_path / "h"), "LAB_CALIBRATION_SECONDS": "0.01"}
     env.pop("CI", None)
-    proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "00", "--scale", "ci"],
+    proc = subprocess.run([sys.executable, "-m", "lablib.cli", "run", "08b", "--scale", "ci"],
                           capture_output=True, text=True, timeout=900, env=env)
     subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "time is reported, not enforced" in proc.stdout
-    row = re.search(r"^\| 00 \| 00_setup.ipynb \| ok \| [\d.]+ \| (\d+\.\d) \| [\d.]+ \|$", proc.stdout, re.M)
+    row = re.search(r"^\| 08 \| 08b_hooks_workflow.ipynb \| ok \| [\d.]+ \| (\d+\.\d) \| [\d.]+ \|$", proc.stdout, re.M)
     assert row and float(row.group(1)) > 4, proc.stdout
