@@ -170,6 +170,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("action", nargs="?", choices=["up", "down", "status", "build"], default="status")
     s.set_defaults(func=_dashboard)
 
+    s = sub.add_parser("capstone", help="chapters 11-12: the capstone platform (capstone/): up, run (Kafka to gold "
+                                        "once, counts per layer), down, status")
+    s.add_argument("action", choices=["up", "run", "down", "status"])
+    s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number (default LAB_SCALE)")
+    s.add_argument("--env", choices=["dev", "prod"], default="dev",
+                   help="dev: the embedded services (default); prod: the cluster LAB_SPARK_MASTER/SPARK_REMOTE, "
+                        "KAFKA_BOOTSTRAP_SERVERS, MLFLOW_TRACKING_URI name")
+    s.set_defaults(func=_capstone)
+
     from lablib.data import cli as data_cli
     from lablib.services import cli as services_cli
 
@@ -195,6 +204,20 @@ def _dashboard(args) -> int:
     else:
         print_status("dashboard")
     return 0
+
+
+def _capstone(args) -> int:
+    import subprocess
+
+    from lablib.config import REPO, use_scale
+
+    if args.scale is not None:
+        use_scale(args.scale)  # this process's LAB_SCALE, which the platform's process inherits
+    # the capstone is a learner's project, not part of lablib: it runs as its own program (`python -m
+    # mat_platform` from its src folder), with lablib as its library, as it would from the learner's copy
+    src = REPO / "capstone" / "src"
+    cmd = [sys.executable, "-m", "mat_platform", args.action, "--env", args.env]
+    return subprocess.call(cmd, cwd=src)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,71 @@
+"""``python -m mat_platform up|run|down|status`` (the course's ``lab capstone`` runs this)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import lablib
+
+from mat_platform import pipeline, settings
+
+
+def _lab(*args: str) -> int:
+    # the course's own command (`lab ...`) stops its services: this project never reaches into them
+    return subprocess.call([sys.executable, "-m", "lablib.cli", *args])
+
+
+def up(conf: settings.Settings) -> None:
+    """Start what the platform needs (dev: the embedded Kafka; prod: nothing, the cluster runs it)."""
+    if conf.env == "prod":
+        print("prod: the services are the cluster's; nothing to start")
+        return
+    bootstrap = lablib.kafka_config()["bootstrap.servers"]  # starts the embedded broker when it is down
+    pipeline.write_record(conf.started, ["kafka"])
+    print(f"Kafka: {bootstrap}; `lab capstone down` stops it")
+
+
+def down(conf: settings.Settings) -> None:
+    """Stop what `up` (or `run`) started; the tables stay."""
+    started = pipeline.read_record(conf.started) or []
+    if not started:
+        print("nothing started by the capstone")
+        return
+    if _lab("down", *started) != 0:
+        raise lablib.LabError(f"`lab down {' '.join(started)}` failed; `lab status` shows what is running")
+    conf.started.unlink()
+
+
+def status(conf: settings.Settings) -> None:
+    report = pipeline.last_run(conf)
+    print(f"environment {conf.env}, scale {conf.scale}, tables in {lablib.rel(conf.root)}")
+    print(pipeline.table(report) if report else "no run yet: `lab capstone run`")
+    started = pipeline.read_record(conf.started) or []
+    print("started by the capstone: " + (", ".join(started) if started else "nothing"))
+
+
+def run(conf: settings.Settings) -> None:
+    if conf.env == "dev":
+        up(conf)
+    report = pipeline.run(conf)
+    print(pipeline.table(report))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="mat-platform", description="Mega Awesome Toys' platform: Kafka to gold")
+    p.add_argument("action", choices=["up", "run", "down", "status"])
+    p.add_argument(
+        "--env",
+        choices=settings.ENVIRONMENTS,
+        default="dev",
+        help="dev: the embedded services; prod: the cluster the course's variables name",
+    )
+    args = p.parse_args(argv)
+    try:
+        conf = settings.load(args.env)
+        {"up": up, "run": run, "down": down, "status": status}[args.action](conf)
+    except lablib.LabError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0

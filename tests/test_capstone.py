@@ -1,0 +1,153 @@
+"""The capstone platform (capstone/, chapters 11-12) run as a learner runs it: `lab capstone run`.
+
+One fresh LAB_HOME (a space in its name), CI-scale data, two runs back to back: the first must
+carry every replayed event to bronze exactly once and build silver and gold; the second must add
+nothing. Tables are read back with delta-rs, outside Spark. The project's own test suite and its
+CI workflow's gates (GitHub's schema, zizmor) run here too, so `make test` covers them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CAPSTONE = REPO / "capstone"
+#: hang guards only (a stuck broker or query), far above a run on a loaded machine
+HANG_SECONDS = 900
+
+_READ = r"""
+import json, os, sys
+from deltalake import DeltaTable
+out = {}
+for spec in sys.argv[1:]:
+    path, _, keys = spec.partition("::")
+    table = DeltaTable(path)
+    rows = table.to_pyarrow_table()
+    keys = [k for k in keys.split(",") if k]
+    out[path] = {"version": table.version(), "rows": rows.num_rows,
+                 "distinct": rows.group_by(keys).aggregate([]).num_rows if keys else None}
+sys.stdout.write(json.dumps(out))
+sys.stdout.flush()
+os._exit(0)  # delta-rs can abort at interpreter exit after a good read (tests/delta_readers.py)
+"""
+
+
+def lab(*args: str, env: dict, timeout: float = HANG_SECONDS) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lablib.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def read(tables: dict[Path, tuple[str, ...]]) -> dict[str, dict]:
+    """{table folder name: {version, rows, distinct keys}} as delta-rs reads each table."""
+    proc = subprocess.run([sys.executable, "-c", _READ, *[f"{p}::{','.join(k)}" for p, k in tables.items()]],
+                          capture_output=True, text=True, timeout=HANG_SECONDS)
+    assert proc.returncode == 0 and proc.stdout, proc.stderr[-2000:]
+    return {Path(p).parent.name + "." + Path(p).name: v for p, v in json.loads(proc.stdout).items()}
+
+
+def report(stdout: str) -> dict[str, int]:
+    """The run's table of counts: {layer: rows}."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].replace(",", "").isdigit():
+            rows[parts[0]] = int(parts[1].replace(",", ""))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    home = tmp_path_factory.mktemp("capstone") / "capstone home"
+    env = {**os.environ, "LAB_HOME": str(home)}
+    root = home / "capstone" / "dev-ci"
+    tables = {root / "bronze" / "telemetry": ("partition", "offset"),
+              root / "silver" / "telemetry": ("machine_id", "event_time"),
+              root / "gold" / "machine_hour_features": ("machine_id", "hour"),
+              root / "gold" / "daily_sales": ("order_date", "channel")}
+    try:
+        first = lab("capstone", "run", "--scale", "ci", env=env)
+        assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+        after_first = read(tables)
+        second = lab("capstone", "run", "--scale", "ci", env=env)
+        assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+        yield {"first": first, "second": second, "after_first": after_first, "after_second": read(tables),
+               "root": root, "env": env}
+    finally:
+        down = lab("capstone", "down", env=env)
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.mark.services
+def test_every_replayed_event_reaches_bronze_exactly_once(platform):
+    counts = report(platform["first"].stdout)
+    produced = json.loads((platform["root"] / "state" / "produced.json").read_text())["sent"]
+    bronze = platform["after_first"]["bronze.telemetry"]
+    assert produced > 0 and counts["produced"] == produced
+    # 0 lost, 0 duplicated: as many rows as events, each Kafka coordinate once
+    assert bronze["rows"] == produced == bronze["distinct"] == counts["bronze"]
+
+
+@pytest.mark.services
+def test_silver_holds_one_row_per_event_key(platform):
+    silver = platform["after_first"]["silver.telemetry"]
+    assert 0 < silver["rows"] == silver["distinct"] <= platform["after_first"]["bronze.telemetry"]["rows"]
+    assert report(platform["first"].stdout)["silver"] == silver["rows"]
+
+
+@pytest.mark.services
+def test_gold_tables_are_readable_outside_spark(platform):
+    counts = report(platform["first"].stdout)
+    for name in ("machine_hour_features", "daily_sales"):
+        gold = platform["after_first"][f"gold.{name}"]
+        assert 0 < gold["rows"] == gold["distinct"] == counts[f"gold.{name}"], name
+
+
+@pytest.mark.services
+def test_a_second_run_adds_nothing(platform):
+    before, after = platform["after_first"], platform["after_second"]
+    assert after["bronze.telemetry"] == before["bronze.telemetry"]  # same rows, and no new commit
+    assert after["silver.telemetry"] == before["silver.telemetry"]
+    assert report(platform["second"].stdout) == report(platform["first"].stdout)
+
+
+@pytest.mark.services
+def test_status_shows_the_last_run_and_what_up_started(platform):
+    proc = lab("capstone", "status", "--scale", "ci", env=platform["env"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert report(proc.stdout) == report(platform["second"].stdout)
+    assert "started by the capstone: kafka" in proc.stdout
+
+
+def test_prod_without_a_cluster_is_refused_in_one_sentence(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LAB_SPARK_MASTER", "SPARK_REMOTE", "KAFKA_BOOTSTRAP_SERVERS")}
+    proc = lab("capstone", "run", "--env", "prod", env={**env, "LAB_HOME": str(tmp_path)}, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: the prod environment runs on a cluster: set LAB_SPARK_MASTER (spark://host:7077) or SPARK_REMOTE "
+        "(sc://host:15002) and KAFKA_BOOTSTRAP_SERVERS, or use --env dev for the embedded services"]
+    assert not (tmp_path / "capstone").exists()  # refused before anything was written
+
+
+def test_the_workflow_passes_the_schema_and_zizmor():
+    from lablib import ci
+
+    path = CAPSTONE / ".github" / "workflows" / "ci.yml"
+    schema = ci.run("check-jsonschema", ["check-jsonschema", "--builtin-schema", "vendor.github-workflows",
+                                         str(path)], path.parent)
+    assert schema.passed, schema.output
+    audit = ci.zizmor(path)
+    assert audit.passed and audit.extra["findings"] == [], audit.output
+
+
+def test_the_projects_own_suite_passes():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=CAPSTONE,
+                          capture_output=True, text=True, timeout=HANG_SECONDS)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
