@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,31 @@ def test_prod_without_a_cluster_is_refused_in_one_sentence(tmp_path):
         "error: the prod environment runs on a cluster: set LAB_SPARK_MASTER (spark://host:7077) or SPARK_REMOTE "
         "(sc://host:15002) and KAFKA_BOOTSTRAP_SERVERS, or use --env dev for the embedded services"]
     assert not (tmp_path / "capstone").exists()  # refused before anything was written
+
+
+def test_a_taken_port_is_one_sentence_naming_the_fix(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "LAB_HOME": str(tmp_path), "LAB_KAFKA_PORT": str(port)}
+        proc = lab("capstone", "up", env=env, timeout=300)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot start kafka: port {port} on 127.0.0.1 (LAB_KAFKA_PORT) is taken")
+    assert line.endswith("stop that program, or set LAB_KAFKA_PORT to another port")
+
+
+def test_a_broker_that_does_not_answer_is_one_sentence(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LAB_HOME": str(tmp_path), "LAB_SPARK_MASTER": "spark://127.0.0.1:7077",
+           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+    proc = lab("capstone", "run", "--env", "prod", "--scale", "ci", env=env, timeout=300)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: Kafka at 127.0.0.1:{port} (KAFKA_BOOTSTRAP_SERVERS) did not answer"), line
 
 
 def test_the_workflow_passes_the_schema_and_zizmor():

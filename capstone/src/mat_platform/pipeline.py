@@ -42,12 +42,18 @@ def read_record(path: Path):
 
 def topic_size(conf: Settings) -> int:
     """How many records the topic holds (sum of its partitions' end offsets; 0 when absent)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     kafka = lablib.kafka_config()
     consumer = Consumer({**kafka, "group.id": "mat-platform-size", "enable.auto.commit": False})
     try:
-        meta = consumer.list_topics(conf.topic, timeout=10).topics.get(conf.topic)
+        try:
+            meta = consumer.list_topics(conf.topic, timeout=10).topics.get(conf.topic)
+        except KafkaException:
+            raise lablib.LabError(
+                f"Kafka at {kafka['bootstrap.servers']} does not answer: start it (`lab capstone up` for the "
+                "embedded broker) or point KAFKA_BOOTSTRAP_SERVERS at a running one"
+            ) from None
         if meta is None or meta.error is not None:
             return 0
         return sum(
