@@ -33,7 +33,8 @@ lab: setup
 	$(LAB) jupyter $(if $(PORT),--port $(PORT))
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check lablib tests benchmarks solutions
+	$(BIN)/ruff check lablib tests benchmarks solutions capstone
+	$(BIN)/ruff format --check capstone  # the learner's project keeps ruff's format (its own CI checks it)
 
 build: $(VENV)/.installed
 	$(LAB) build
