@@ -115,3 +115,9 @@ def test_every_variable_config_reads_is_in_the_environment_table():
     assert read - set(config.ENVIRONMENT) == set()
     # test plumbing stays in the tests: lablib never reads it
     assert not {"LAB_TEST_HOMES", "_LAB_NB_CURRENT"} & (read | set(config.ENVIRONMENT))
+
+
+def test_the_capstone_reads_its_settings_through_lablib():
+    # capstone/ is a learner's project (like lablib/ci_template): outside lablib's layers, but its
+    # package leaves every variable the course honours to lablib/config.py (mat_platform/settings.py)
+    assert arch.env_reads(REPO / "capstone" / "src", allowed=()) == []
