@@ -78,7 +78,7 @@ def platform(tmp_path_factory):
         second = lab("capstone", "run", "--scale", "ci", env=env)
         assert second.returncode == 0, second.stdout + second.stderr[-3000:]
         yield {"first": first, "second": second, "after_first": after_first, "after_second": read(tables),
-               "root": root, "env": env}
+               "root": root, "env": env, "home": home}
     finally:
         down = lab("capstone", "down", env=env)
         assert down.returncode == 0, down.stdout + down.stderr
@@ -95,10 +95,15 @@ def test_every_replayed_event_reaches_bronze_exactly_once(platform):
 
 
 @pytest.mark.services
-def test_silver_holds_one_row_per_event_key(platform):
+def test_silver_holds_one_row_per_event_key_and_every_late_event(platform):
     silver = platform["after_first"]["silver.telemetry"]
     assert 0 < silver["rows"] == silver["distinct"] <= platform["after_first"]["bronze.telemetry"]["rows"]
     assert report(platform["first"].stdout)["silver"] == silver["rows"]
+    # the generator's own dirt report: exactly its duplicates and unparseable times are gone, and
+    # nothing else, so its late and out-of-order events all landed
+    dirt = json.loads((platform["home"] / "data" / "ci" / "dirt.json").read_text())["tables"]["telemetry"]
+    assert dirt["late_events"] > 0 and dirt["out_of_order_events"] > 0
+    assert silver["rows"] == dirt["rows"] - dirt["duplicate_rows"] - dirt["malformed_dates"]["event_time"]
 
 
 @pytest.mark.services

@@ -22,6 +22,9 @@ def up(conf: settings.Settings) -> None:
         print("prod: the services are the cluster's; nothing to start")
         return
     bootstrap = lablib.kafka_config()["bootstrap.servers"]  # starts the embedded broker when it is down
+    if settings.external_kafka():
+        print(f"Kafka: {bootstrap} (KAFKA_BOOTSTRAP_SERVERS: not ours to start or stop)")
+        return
     pipeline.write_record(conf.started, ["kafka"])
     print(f"Kafka: {bootstrap}; `lab capstone down` stops it")
 

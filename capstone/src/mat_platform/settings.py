@@ -69,6 +69,13 @@ def load(env: str = "dev") -> Settings:
     )
 
 
+def external_kafka() -> bool:
+    """Whether Kafka is one named by KAFKA_BOOTSTRAP_SERVERS (someone else's) rather than the embedded broker."""
+    from lablib.config import settings as course
+
+    return course().kafka_bootstrap is not None
+
+
 def _require_cluster() -> None:
     # lablib's configuration, already read from the environment: prod never falls back to embedded services
     from lablib.config import settings as course
