@@ -159,3 +159,15 @@ def test_definitions_load_and_use_the_in_process_executor():
         assert defs.resolve_job_def(name).executor_def is dg.in_process_executor
     assert {c.name for c in defs.resolve_asset_graph().get(dg.AssetKey("silver_telemetry")).check_keys} == \
         {"unique_readings", "known_machines", "day_complete"}
+
+
+def test_silver_findings_see_a_duplicate_an_unknown_machine_and_a_short_day(spark):
+    # silver_telemetry's three checks read these findings; each kind of fault is planted once
+    silver = spark.createDataFrame(
+        [("M-1", "2024-12-20 05:00:00", "2024-12-20"), ("M-1", "2024-12-20 05:00:00", "2024-12-20"),
+         ("M-1", "2024-12-20 23:10:00", "2024-12-20"), ("M-9", "2024-12-21 07:00:00", "2024-12-21")],
+        "machine_id string, event_time string, day string").withColumn("event_time", F.to_timestamp("event_time"))
+    machines = spark.createDataFrame([("M-1",), ("M-1",), ("M-2",)], "machine_id string")
+    found = {(r.day, r.machine_id): (r.duplicate_keys, r.last_hour, r.known)
+             for r in assets.silver_findings(silver, machines)}
+    assert found == {("2024-12-20", "M-1"): (1, 23, True), ("2024-12-21", "M-9"): (0, 7, False)}

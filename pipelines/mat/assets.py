@@ -65,6 +65,20 @@ def _read_days(spark, name: str, days: list[str]) -> DataFrame:
 # --------------------------------------------------------------------------- telemetry
 
 
+def silver_findings(silver: DataFrame, machines: DataFrame) -> list:
+    """What the three checks of ``silver_telemetry`` need, from one read of the table as written:
+    one row per day and machine with its duplicate (machine_id, event_time) keys, its last hour and
+    whether the machine is known. One Spark job instead of three scans of the same rows."""
+    keys = silver.groupBy("machine_id", "event_time").agg(F.count(F.lit(1)).alias("n"), F.max("day").alias("day"))
+    per_machine = keys.groupBy("day", "machine_id").agg(
+        F.sum((F.col("n") > 1).cast("int")).alias("duplicate_keys"),
+        F.max(F.hour("event_time")).alias("last_hour"))
+    known = machines.distinct().withColumn("known", F.lit(True))
+    return (per_machine.join(known, "machine_id", "left")
+            .select("day", "machine_id", "duplicate_keys", "last_hour", F.coalesce("known", F.lit(False)).alias("known"))
+            .collect())
+
+
 @dg.asset(partitions_def=DAILY, group_name="telemetry", retry_policy=LANDING_RETRY,
           backfill_policy=dg.BackfillPolicy.single_run(), kinds={"spark", "delta"},
           check_specs=[dg.AssetCheckSpec("rows_match_landing", asset="bronze_telemetry", blocking=True,
@@ -104,14 +118,15 @@ def silver_telemetry(context: dg.AssetExecutionContext, spark: SparkResource):
     session = spark.session()
     silver = transforms.clean_telemetry(_read_days(session, "bronze_telemetry", days))
     rows = _write_days(silver, "silver_telemetry", days)
-    written = _read_days(session, "silver_telemetry", days)
-    dupes = written.groupBy("machine_id", "event_time").count().where("count > 1").count()
     from lablib import data
 
     machines = data.read("machines").select(F.upper(F.trim("machine_id")).alias("machine_id"))
-    unknown = [r.machine_id for r in written.select("machine_id").distinct()
-               .join(machines, "machine_id", "left_anti").orderBy("machine_id").limit(5).collect()]
-    last = {r.day: r.last for r in written.groupBy("day").agg(F.max(F.hour("event_time")).alias("last")).collect()}
+    found = silver_findings(_read_days(session, "silver_telemetry", days), machines)
+    dupes = sum(r.duplicate_keys for r in found)
+    unknown = sorted({r.machine_id for r in found if not r.known})[:5]
+    last: dict[str, int] = {}
+    for r in found:  # a day's last hour: the latest of its machines'
+        last[r.day] = max(last.get(r.day, -1), -1 if r.last_hour is None else r.last_hour)
     short = sorted(d for d in days if last.get(d, -1) < 23)
     yield dg.MaterializeResult(metadata={"rows": rows})
     yield dg.AssetCheckResult(check_name="unique_readings", passed=dupes == 0,
