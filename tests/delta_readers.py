@@ -28,11 +28,15 @@ _READ = r"""
 import json, os, sys
 from deltalake import DeltaTable
 out = {}
-for path in sys.argv[1:]:
+for spec in sys.argv[1:]:
+    path, _, keys = spec.partition("::")
     try:
         table = DeltaTable(path)
         # every column of every row: a table that lists but cannot be read does not count
-        out[path] = {"version": table.version(), "rows": table.to_pyarrow_table().num_rows}
+        rows = table.to_pyarrow_table()
+        out[path] = {"version": table.version(), "rows": rows.num_rows}
+        if keys:  # how many distinct values of these columns (a key held once per row, or not)
+            out[path]["distinct"] = rows.group_by(keys.split(",")).aggregate([]).num_rows
     except BaseException as exc:  # noqa: BLE001 - each table gets its own verdict
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         out[path] = {"error": f"{type(exc).__name__}: {first}"}
@@ -51,11 +55,18 @@ def delta_tables(home: Path) -> list[Path]:
     return found
 
 
-def read_with_delta_rs(paths: list[Path], timeout: float = 300) -> dict[Path, dict]:
-    """{table: {"version": v, "rows": n} or {"error": "..."}} as delta-rs sees each table."""
+def read_with_delta_rs(paths: list[Path], timeout: float = 300,
+                       keys: dict[Path, tuple[str, ...]] | None = None) -> dict[Path, dict]:
+    """{table: {"version": v, "rows": n} or {"error": "..."}} as delta-rs sees each table.
+
+    With ``keys`` ({table: columns}), each such table also gets "distinct": its distinct values of
+    those columns, so a test sees whether every row holds a key of its own.
+    """
     if not paths:
         return {}
-    proc = subprocess.run([sys.executable, "-c", _READ, *map(str, paths)],
+    keys = keys or {}
+    specs = [f"{p}::{','.join(keys[p])}" if keys.get(p) else str(p) for p in paths]
+    proc = subprocess.run([sys.executable, "-c", _READ, *specs],
                           capture_output=True, text=True, timeout=timeout)
     if not proc.stdout.strip():
         raise RuntimeError(f"the delta-rs reader died (exit {proc.returncode}): {proc.stderr[-2000:]}")

@@ -16,28 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from delta_readers import read_with_delta_rs
 
 REPO = Path(__file__).resolve().parent.parent
 CAPSTONE = REPO / "capstone"
 #: hang guards only (a stuck broker or query), far above a run on a loaded machine
 HANG_SECONDS = 900
-
-_READ = r"""
-import json, os, sys
-from deltalake import DeltaTable
-out = {}
-for spec in sys.argv[1:]:
-    path, _, keys = spec.partition("::")
-    table = DeltaTable(path)
-    rows = table.to_pyarrow_table()
-    keys = [k for k in keys.split(",") if k]
-    out[path] = {"version": table.version(), "rows": rows.num_rows,
-                 "distinct": rows.group_by(keys).aggregate([]).num_rows if keys else None}
-sys.stdout.write(json.dumps(out))
-sys.stdout.flush()
-os._exit(0)  # delta-rs can abort at interpreter exit after a good read (tests/delta_readers.py)
-"""
-
 
 def lab(*args: str, env: dict, timeout: float = HANG_SECONDS) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lablib.cli", *args], capture_output=True, text=True,
@@ -45,11 +29,11 @@ def lab(*args: str, env: dict, timeout: float = HANG_SECONDS) -> subprocess.Comp
 
 
 def read(tables: dict[Path, tuple[str, ...]]) -> dict[str, dict]:
-    """{table folder name: {version, rows, distinct keys}} as delta-rs reads each table."""
-    proc = subprocess.run([sys.executable, "-c", _READ, *[f"{p}::{','.join(k)}" for p, k in tables.items()]],
-                          capture_output=True, text=True, timeout=HANG_SECONDS)
-    assert proc.returncode == 0 and proc.stdout, proc.stderr[-2000:]
-    return {Path(p).parent.name + "." + Path(p).name: v for p, v in json.loads(proc.stdout).items()}
+    """{layer.table: {version, rows, distinct keys}} as delta-rs reads each table."""
+    seen = read_with_delta_rs(list(tables), timeout=HANG_SECONDS, keys=tables)
+    unreadable = {p: got["error"] for p, got in seen.items() if "error" in got}
+    assert not unreadable, unreadable
+    return {f"{p.parent.name}.{p.name}": got for p, got in seen.items()}
 
 
 def report(stdout: str) -> dict[str, int]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lablib
+from lablib.config import settings as course
 
 ENVIRONMENTS = ("dev", "prod")
 #: the Delta properties every table is created with: readable by delta-rs (the dashboard's reader)
@@ -57,8 +58,6 @@ def load(env: str = "dev") -> Settings:
 
     The scale is part of every name: a run at another scale never mixes its events with these.
     """
-    from lablib.config import settings as course
-
     if env not in ENVIRONMENTS:
         raise lablib.LabError(f"unknown environment {env!r}: use dev or prod")
     if env == "prod":
@@ -71,15 +70,11 @@ def load(env: str = "dev") -> Settings:
 
 def external_kafka() -> bool:
     """Whether Kafka is one named by KAFKA_BOOTSTRAP_SERVERS (someone else's) rather than the embedded broker."""
-    from lablib.config import settings as course
-
     return course().kafka_bootstrap is not None
 
 
 def _require_cluster() -> None:
     # lablib's configuration, already read from the environment: prod never falls back to embedded services
-    from lablib.config import settings as course
-
     conf = course()
     missing = []
     if not conf.spark_remote and conf.spark_master.startswith("local"):
