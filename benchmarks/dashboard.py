@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
+
+from _bench import scratch_home
 
 QUERIES = {
     "revenue by region, 2024": "SELECT region, sum(revenue) FROM {o} WHERE year = 2024 GROUP BY region",
@@ -80,45 +79,37 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per query and engine (default 5)")
     args = parser.parse_args()
 
-    from lablib.config import settings, use_scale
+    with scratch_home("dashboard", args.scale) as (home, scale):
+        import requests
 
-    real = settings()
-    home = Path(tempfile.mkdtemp(prefix="bench-dashboard-", dir=real.home))
-    (home / "jars").symlink_to(real.jars, target_is_directory=True)
-    os.environ["LAB_HOME"] = str(home)
-    scale = use_scale(args.scale)
+        import lablib
+        from lablib import gold, services
+        from lablib.services import SERVED
 
-    import requests
+        try:
+            spark = lablib.spark()
+            began = time.perf_counter()
+            rows = gold.build(quiet=True)
+            build_s = time.perf_counter() - began
 
-    import lablib
-    from lablib import gold, services
-    from lablib.services import SERVED
+            svc = SERVED["dashboard"]
+            began = time.perf_counter()
+            url = services.serve_dashboard()
+            health_s = time.perf_counter() - began
+            assert requests.get(f"{url}/_stcore/health", timeout=10).text == "ok"
+            render_s = _first_render(url)
+            services.stop_dashboard(log=lambda line: None)
+            del svc
 
-    try:
-        spark = lablib.spark()
-        began = time.perf_counter()
-        rows = gold.build(quiet=True)
-        build_s = time.perf_counter() - began
-
-        svc = SERVED["dashboard"]
-        began = time.perf_counter()
-        url = services.serve_dashboard()
-        health_s = time.perf_counter() - began
-        assert requests.get(f"{url}/_stcore/health", timeout=10).text == "ok"
-        render_s = _first_render(url)
-        services.stop_dashboard(log=lambda line: None)
-        del svc
-
-        con = gold.duckdb()
-        results = []
-        for label, sql in QUERIES.items():
-            s = _median_ms(lambda sql=sql: spark.sql(sql.format(**SPARK_T)).collect(), args.repeats)
-            d = _median_ms(lambda sql=sql: con.execute(sql.format(**DUCK_T)).fetchall(), args.repeats)
-            same = _normal(spark.sql(sql.format(**SPARK_T)).collect()) == _normal(con.execute(sql.format(**DUCK_T)).fetchall())
-            results.append((label, s, d, same))
-    finally:
-        services.stop_dashboard(log=lambda line: None)
-        shutil.rmtree(home, ignore_errors=True)
+            con = gold.duckdb()
+            results = []
+            for label, sql in QUERIES.items():
+                s = _median_ms(lambda sql=sql: spark.sql(sql.format(**SPARK_T)).collect(), args.repeats)
+                d = _median_ms(lambda sql=sql: con.execute(sql.format(**DUCK_T)).fetchall(), args.repeats)
+                same = _normal(spark.sql(sql.format(**SPARK_T)).collect()) == _normal(con.execute(sql.format(**DUCK_T)).fetchall())
+                results.append((label, s, d, same))
+        finally:
+            services.stop_dashboard(log=lambda line: None)
 
     print(f"Chapter 07 on this machine ({os.cpu_count()} cores, Python {sys.version.split()[0]}, scale {scale}; "
           + ", ".join(f"{n} {r:,} rows" for n, r in rows.items()) + f"; gold build {build_s:.1f} s):\n")

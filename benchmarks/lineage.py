@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-# run as a script, this folder comes first on sys.path, and benchmarks/profile.py would shadow the
-# standard library's profile module that pyspark imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from _bench import scratch_home
 
 
 def job(spark) -> None:
@@ -60,19 +55,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs each way (default 3)")
     args = parser.parse_args()
 
-    from lablib.config import settings, use_scale
+    with scratch_home("lineage", args.scale, space=True) as (home, scale):
+        import lablib
+        from lablib import calibration, governance
 
-    real = settings()
-    home = Path(tempfile.mkdtemp(prefix="bench lineage-", dir=real.home))  # a space, on purpose
-    (home / "jars").symlink_to(real.jars, target_is_directory=True)
-    os.environ["LAB_HOME"] = str(home)
-    os.environ["LAB_JARS_DIR"] = str(real.jars)
-    scale = use_scale(args.scale)
-
-    import lablib
-    from lablib import calibration, governance
-
-    try:
         spark = lablib.spark()
         events_file = home / "lineage" / "events.jsonl"
         timed: dict[bool, list[float]] = {False: [], True: []}
@@ -92,8 +78,6 @@ def main() -> int:
         events = governance.read_events(events_file)
         tables, columns = governance.lineage_edges(events)
         cal = calibration.measure()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
     off, on = statistics.median(timed[False]), statistics.median(timed[True])
     print(f"The OpenLineage listener on this machine ({os.cpu_count()} cores, load average "

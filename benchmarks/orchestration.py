@@ -13,17 +13,16 @@ seconds per day for each way and their ratio, and Dagster's import time in a fre
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from _bench import scratch_home  # noqa: E402  (after the path is set)
 
 
 def import_seconds() -> float:
@@ -39,13 +38,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))
-    from lablib.config import settings
-
-    os.environ.setdefault("LAB_JARS_DIR", str(settings().jars))
-    os.environ["LAB_HOME"] = str(home)
-    os.environ["LAB_SCALE"] = args.scale
-    try:
+    with scratch_home("orchestration", args.scale):
         dagster_import = import_seconds()
         import warnings
 
@@ -91,8 +84,6 @@ def main() -> int:
         print("| scale | days × rounds | plain calls s/day | dagster materialize() s/day | ratio | import dagster |")
         print("|---|---|---:|---:|---:|---:|")
         print(f"| {args.scale} | {len(days)} × {args.repeat} | {p:.2f} | {d:.2f} | {d / p:.2f} | {dagster_import:.2f} s |")
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

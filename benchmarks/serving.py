@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from _bench import scratch_home
 
 
 def _median_seconds(fn, runs: int = 3) -> float:
@@ -41,68 +40,60 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500, help="one-row requests to time (default 500)")
     args = parser.parse_args()
 
-    from lablib.config import settings, use_scale
+    with scratch_home("serving", args.scale) as (home, scale):
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        import numpy as np
+        import requests
 
-    real = settings()
-    home = Path(tempfile.mkdtemp(prefix="bench-serving-", dir=real.home))
-    (home / "jars").symlink_to(real.jars, target_is_directory=True)
-    os.environ["LAB_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    scale = use_scale(args.scale)
+        import lablib
+        from lablib import ml, services
+        from lablib.services import SERVICES, _service
 
-    import numpy as np
-    import requests
+        try:
+            spark = lablib.spark()
+            ml.build_feature_table("ch06.features")
+            frame = spark.table("ch06.features").toPandas().sort_values(["machine_id", "hour"], ignore_index=True)
+            train, _ = ml.time_split(frame, ml.holdout_start(frame))
+            import mlflow
 
-    import lablib
-    from lablib import ml, services
-    from lablib.services import SERVICES, _service
+            name = "ch06-bench"
+            versions = ml.register_candidates(name, train, experiment="ch06-bench")
+            uri = f"models:/{name}/{versions['champion']}"
+            features = ml.feature_columns()
+            table = spark.table("ch06.features")
+            rows = table.count()
 
-    try:
-        spark = lablib.spark()
-        ml.build_feature_table("ch06.features")
-        frame = spark.table("ch06.features").toPandas().sort_values(["machine_id", "hour"], ignore_index=True)
-        train, _ = ml.time_split(frame, ml.holdout_start(frame))
-        import mlflow
+            udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local", result_type="double")
+            scored = table.select(udf(*features).alias("score"))
 
-        name = "ch06-bench"
-        versions = ml.register_candidates(name, train, experiment="ch06-bench")
-        uri = f"models:/{name}/{versions['champion']}"
-        features = ml.feature_columns()
-        table = spark.table("ch06.features")
-        rows = table.count()
+            def run_udf():
+                scored.write.format("noop").mode("overwrite").save()
 
-        udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local", result_type="double")
-        scored = table.select(udf(*features).alias("score"))
-
-        def run_udf():
-            scored.write.format("noop").mode("overwrite").save()
-
-        began = time.perf_counter()
-        run_udf()
-        udf_cold = time.perf_counter() - began
-        udf_warm = _median_seconds(run_udf)
-
-        model = mlflow.pyfunc.load_model(uri)
-        X = frame[features]
-        pandas_s = _median_seconds(lambda: model.predict(X))
-
-        url = lablib.serve_model(f"models:/{name}@champion")
-        session = requests.Session()
-        bodies = [ml.json_rows(X.iloc[[i % len(X)]]) for i in range(args.requests)]
-        for body in bodies[:20]:  # warm-up: first requests pay for lazy imports and connection set-up
-            session.post(f"{url}/invocations", json=body, timeout=30).raise_for_status()
-        latencies = []
-        for body in bodies:
             began = time.perf_counter()
-            session.post(f"{url}/invocations", json=body, timeout=30).raise_for_status()
-            latencies.append(time.perf_counter() - began)
-        big = ml.json_rows(X.head(1000))
-        big_s = _median_seconds(lambda: session.post(f"{url}/invocations", json=big, timeout=60).raise_for_status())
-        p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) * 1000
-    finally:
-        services.stop_model(quiet=True)
-        _service.down(list(SERVICES.values()), log=lambda line: None)
-        shutil.rmtree(home, ignore_errors=True)
+            run_udf()
+            udf_cold = time.perf_counter() - began
+            udf_warm = _median_seconds(run_udf)
+
+            model = mlflow.pyfunc.load_model(uri)
+            X = frame[features]
+            pandas_s = _median_seconds(lambda: model.predict(X))
+
+            url = lablib.serve_model(f"models:/{name}@champion")
+            session = requests.Session()
+            bodies = [ml.json_rows(X.iloc[[i % len(X)]]) for i in range(args.requests)]
+            for body in bodies[:20]:  # warm-up: first requests pay for lazy imports and connection set-up
+                session.post(f"{url}/invocations", json=body, timeout=30).raise_for_status()
+            latencies = []
+            for body in bodies:
+                began = time.perf_counter()
+                session.post(f"{url}/invocations", json=body, timeout=30).raise_for_status()
+                latencies.append(time.perf_counter() - began)
+            big = ml.json_rows(X.head(1000))
+            big_s = _median_seconds(lambda: session.post(f"{url}/invocations", json=big, timeout=60).raise_for_status())
+            p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) * 1000
+        finally:
+            services.stop_model(quiet=True)
+            _service.down(list(SERVICES.values()), log=lambda line: None)
 
     print(f"Chapter 06 scoring on this machine ({os.cpu_count()} cores, Python {sys.version.split()[0]}, "
           f"scale {scale}, {rows:,} feature rows, {len(features)} features, LightGBM booster):\n")
