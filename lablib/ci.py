@@ -28,6 +28,8 @@ from lablib.paths import rel
 TEMPLATE = Path(__file__).parent / "ci_template"
 REPO_NAME = "mat-orders"
 AUTHOR = ("Mega Awesome Toys learner", "learner@mega-awesome-toys.invalid")
+#: how to get the workflow linter chapter 08b uses when it is there (a pinned release, as everything here)
+ACTIONLINT_INSTALL = "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 
 @dataclass(frozen=True)

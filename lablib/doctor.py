@@ -31,7 +31,7 @@ def _memory_gb() -> float | None:
 
 def _optional_tools() -> list[tuple[str, bool | None, str]]:
     """Chapter 08's tools: used where present, so a missing one is reported (➖), not a problem."""
-    from lablib import iac
+    from lablib import ci, iac
 
     rows: list[tuple[str, bool | None, str]] = []
     found = iac.version()
@@ -43,8 +43,7 @@ def _optional_tools() -> list[tuple[str, bool | None, str]]:
     lint = shutil.which("actionlint")
     rows.append(("actionlint", True if lint else None,
                  f"{lint} (chapter 08b)" if lint else
-                 "not found (optional): chapter 08b skips it; `go install "
-                 "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12` or its release binary"))
+                 f"not found (optional): chapter 08b skips it; `{ci.ACTIONLINT_INSTALL}` or its release binary"))
     return rows
 
 
