@@ -22,7 +22,7 @@ from pathlib import Path
 
 import lablib
 
-from mat_platform import transforms
+from mat_platform import quality, transforms
 from mat_platform.settings import TABLE_PROPERTIES, Settings
 
 GOLD = ("machine_hour_features", "daily_sales")
@@ -174,7 +174,8 @@ def gold(conf: Settings, spark) -> dict[str, int]:
 
 
 def run(conf: Settings) -> list[dict]:
-    """Every stage once, in order; returns one row per layer: rows after the stage, seconds it took."""
+    """Every stage once, in order, each followed by its layer's quality gate (quality.GateFailed stops
+    the run); returns one row per layer: rows after the stage, seconds it took."""
     report = []
 
     def timed(layer: str, stage, *args):
@@ -190,10 +191,12 @@ def run(conf: Settings) -> list[dict]:
             report.append({"layer": layer, "rows": rows, "seconds": seconds})
 
     timed("produced", produce, conf)
+    quality.record(conf, "produce")
     spark = lablib.spark()
-    timed("bronze", bronze, conf, spark)
-    timed("silver", silver, conf, spark)
-    timed("gold", gold, conf, spark)
+    for layer, stage in (("bronze", bronze), ("silver", silver), ("gold", gold)):
+        timed(layer, stage, conf, spark)
+        quality.record(conf, layer)  # lineage: what the stage read and wrote
+        quality.require(quality.gate(layer, conf, spark))  # a failed gate stops the run here
     write_record(conf.state / "last_run.json", report)
     return report
 
