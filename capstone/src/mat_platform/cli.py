@@ -1,4 +1,4 @@
-"""``python -m mat_platform up|run|down|status`` (the course's ``lab capstone`` runs this)."""
+"""``python -m mat_platform up|run|orchestrate|down|status`` (the course's ``lab capstone`` runs this)."""
 
 from __future__ import annotations
 
@@ -55,9 +55,26 @@ def run(conf: settings.Settings) -> None:
     print(pipeline.table(report))
 
 
+def orchestrate(conf: settings.Settings) -> None:
+    """The run as the Dagster job ``capstone`` (mat_platform.orchestration), once, headless; its steps as a table."""
+    from lablib import orchestration as course
+
+    from mat_platform import orchestration
+
+    if conf.env == "dev":
+        up(conf)
+    result, instance = orchestration.run_once(conf.env)
+    print(f"{'step':<28}{'status':>12}{'attempts':>10}{'seconds':>10}")
+    for row in course.run_table(result, instance):
+        print(f"{row['step']:<28}{row['status']:>12}{row['attempts']:>10}{row.get('seconds', 0.0):>10.1f}")
+    if not result.success:
+        raise lablib.LabError(f"the capstone job failed: {orchestration.failure(result)}")
+    print(f"run {result.run_id} recorded in {lablib.rel(course.dagster_home())} (`lab orchestrator up` shows it)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mat-platform", description="Mega Awesome Toys' platform: Kafka to gold")
-    p.add_argument("action", choices=["up", "run", "down", "status"])
+    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status"])
     p.add_argument(
         "--env",
         choices=settings.ENVIRONMENTS,
@@ -67,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         conf = settings.load(args.env)
-        {"up": up, "run": run, "down": down, "status": status}[args.action](conf)
+        {"up": up, "run": run, "orchestrate": orchestrate, "down": down, "status": status}[args.action](conf)
     except lablib.LabError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
