@@ -65,7 +65,9 @@ def orchestrate(conf: settings.Settings) -> None:
         up(conf)
     result, instance = orchestration.run_once(conf.env)
     print(f"{'step':<28}{'status':>12}{'attempts':>10}{'seconds':>10}")
-    for row in course.run_table(result, instance):
+    rows = course.run_table(result, instance)
+    order = {step: i for i, step in enumerate(orchestration.STEPS)}
+    for row in sorted(rows, key=lambda r: order.get(r["step"], len(order))):
         print(f"{row['step']:<28}{row['status']:>12}{row['attempts']:>10}{row.get('seconds', 0.0):>10.1f}")
     if not result.success:
         raise lablib.LabError(f"the capstone job failed: {orchestration.failure(result)}")

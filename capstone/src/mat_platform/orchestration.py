@@ -31,6 +31,8 @@ SERVICE_RETRY = dg.RetryPolicy(max_retries=2, delay=2.0, backoff=dg.Backoff.EXPO
 #: the days the telemetry and sales of every scale cover
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-12-02", end_date="2025-01-01")
 GROUP = "capstone"
+#: the job's steps in the order they run (a run's event log does not list them in that order)
+STEPS = ("telemetry_topic", "bronze_telemetry", "silver_telemetry", "gold")
 
 
 class Platform(dg.ConfigurableResource):
