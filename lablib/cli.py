@@ -172,8 +172,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("capstone", help="chapters 11-12: the capstone platform (capstone/): up, run (Kafka to gold "
                                         "once, counts per layer), orchestrate (the same as one Dagster job), down, "
-                                        "status")
-    s.add_argument("action", choices=["up", "run", "orchestrate", "down", "status"])
+                                        "status, reset (start fresh)")
+    s.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset"])
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number (default LAB_SCALE)")
     s.add_argument("--env", choices=["dev", "prod"], default="dev",
                    help="dev: the embedded services (default); prod: the cluster LAB_SPARK_MASTER/SPARK_REMOTE, "

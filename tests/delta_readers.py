@@ -28,7 +28,17 @@ _READ = r"""
 import json, os, sys
 from deltalake import DeltaTable
 out = {}
-for spec in sys.argv[1:]:
+digest = sys.argv[1] == "--digest"
+
+def fingerprint(rows):
+    # the rows in one order, doubles to 12 significant digits: two engines (or two clusters) that add
+    # the same numbers in another order agree to far more than that, and differ in the last bits
+    import hashlib
+    ordered = rows.sort_by([(c, "ascending") for c in rows.column_names]).to_pylist()
+    text = repr([[f"{v:.12g}" if isinstance(v, float) else v for v in r.values()] for r in ordered])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+for spec in sys.argv[2:]:
     path, _, keys = spec.partition("::")
     try:
         table = DeltaTable(path)
@@ -37,6 +47,8 @@ for spec in sys.argv[1:]:
         out[path] = {"version": table.version(), "rows": rows.num_rows}
         if keys:  # how many distinct values of these columns (a key held once per row, or not)
             out[path]["distinct"] = rows.group_by(keys.split(",")).aggregate([]).num_rows
+        if digest:  # the content itself, to compare two runs' tables row for row
+            out[path]["digest"] = fingerprint(rows)
     except BaseException as exc:  # noqa: BLE001 - each table gets its own verdict
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         out[path] = {"error": f"{type(exc).__name__}: {first}"}
@@ -56,17 +68,19 @@ def delta_tables(home: Path) -> list[Path]:
 
 
 def read_with_delta_rs(paths: list[Path], timeout: float = 300,
-                       keys: dict[Path, tuple[str, ...]] | None = None) -> dict[Path, dict]:
+                       keys: dict[Path, tuple[str, ...]] | None = None, digest: bool = False) -> dict[Path, dict]:
     """{table: {"version": v, "rows": n} or {"error": "..."}} as delta-rs sees each table.
 
     With ``keys`` ({table: columns}), each such table also gets "distinct": its distinct values of
     those columns, so a test sees whether every row holds a key of its own.
+    With ``digest``, each table also gets "digest": a hash of its rows in sorted order (doubles to
+    12 significant digits), equal for two tables holding the same rows.
     """
     if not paths:
         return {}
     keys = keys or {}
     specs = [f"{p}::{','.join(keys[p])}" if keys.get(p) else str(p) for p in paths]
-    proc = subprocess.run([sys.executable, "-c", _READ, *specs],
+    proc = subprocess.run([sys.executable, "-c", _READ, "--digest" if digest else "--counts", *specs],
                           capture_output=True, text=True, timeout=timeout)
     if not proc.stdout.strip():
         raise RuntimeError(f"the delta-rs reader died (exit {proc.returncode}): {proc.stderr[-2000:]}")

@@ -1,4 +1,4 @@
-"""``python -m mat_platform up|run|orchestrate|down|status`` (the course's ``lab capstone`` runs this)."""
+"""``python -m mat_platform up|run|orchestrate|down|status|reset`` (the course's ``lab capstone`` runs this)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ def status(conf: settings.Settings) -> None:
     print("started by the capstone: " + (", ".join(started) if started else "nothing"))
 
 
+def reset(conf: settings.Settings) -> None:
+    """Forget this environment-scale's run: tables, checkpoints, records and (embedded Kafka only) its topic."""
+    removed = pipeline.reset(conf)
+    pipeline.write_record(conf.started, ["kafka"])  # as `up` does: the embedded broker reset talked to
+    print("removed: " + ", ".join(removed) if removed else f"nothing to remove for {conf.env}-{conf.scale}")
+
+
 def run(conf: settings.Settings) -> None:
     if conf.env == "dev":
         up(conf)
@@ -76,7 +83,7 @@ def orchestrate(conf: settings.Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mat-platform", description="Mega Awesome Toys' platform: Kafka to gold")
-    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status"])
+    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset"])
     p.add_argument(
         "--env",
         choices=settings.ENVIRONMENTS,
@@ -86,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         conf = settings.load(args.env)
-        {"up": up, "run": run, "orchestrate": orchestrate, "down": down, "status": status}[args.action](conf)
+        actions = {"up": up, "run": run, "orchestrate": orchestrate, "down": down, "status": status, "reset": reset}
+        actions[args.action](conf)
     except lablib.LabError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

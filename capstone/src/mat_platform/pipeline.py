@@ -86,6 +86,45 @@ def produce(conf: Settings) -> int:
     return summary["sent"]
 
 
+def reset(conf: Settings) -> list[str]:
+    """Remove this environment-scale's tables, checkpoints and records and delete its topic: the next run starts fresh.
+
+    Only the embedded broker's topic is deleted; on a Kafka named by KAFKA_BOOTSTRAP_SERVERS nothing
+    is touched (the topic is someone else's) and the refusal says so. Returns what was removed.
+    """
+    import shutil
+
+    from confluent_kafka.admin import AdminClient
+
+    from mat_platform.settings import course
+
+    external = course().kafka_bootstrap
+    if external:  # refused before anything is removed: half a reset would leave a run that cannot start
+        raise lablib.LabError(
+            f"reset deletes a topic only on the embedded broker, and Kafka here is {external} "
+            f"(KAFKA_BOOTSTRAP_SERVERS): delete {conf.topic} there and remove {lablib.rel(conf.root)} yourself"
+        )
+    kafka = lablib.kafka_config()  # starts the embedded broker when it is down: the topic lives in its storage
+    removed = []
+    admin = AdminClient(kafka)
+    if conf.topic in admin.list_topics(timeout=10).topics:
+        admin.delete_topics([conf.topic], operation_timeout=30)[conf.topic].result()
+        deadline = time.monotonic() + 30
+        # deletion is asynchronous: a run started right after must not find the old records
+        while conf.topic in admin.list_topics(timeout=10).topics:
+            if time.monotonic() > deadline:
+                raise lablib.LabError(f"topic {conf.topic} is still listed 30 s after its deletion; run reset again")
+            time.sleep(0.2)
+        removed.append(f"topic {conf.topic}")
+    if conf.root.exists():
+        # renamed first, then deleted: a reset interrupted halfway never leaves half a table where a run looks
+        doomed = conf.root.with_name(f".{conf.root.name}.{os.getpid()}.deleting")
+        conf.root.replace(doomed)
+        shutil.rmtree(doomed)
+        removed.append(f"tables, checkpoints and records in {lablib.rel(conf.root)}")
+    return removed
+
+
 def _count(spark, path: Path) -> int:
     return spark.read.format("delta").load(str(path)).count()
 
