@@ -1,0 +1,153 @@
+"""The capstone platform's throughput and latency, Kafka to gold, in local mode and on a standalone cluster.
+
+    .venv/bin/python benchmarks/capstone.py [--scale ci]
+
+Runs in a throw-away LAB_HOME (sharing the resolved jars, ports of its own), so your own tables and
+topics are never touched, and stops everything it started. For each of local (dev: Spark local[*])
+and cluster (prod: a master and 2 workers of 1 core from pip's pyspark, tests/standalone.py):
+
+1. the telemetry is replayed into the topic (the pipeline's own ``produce``, timed from outside);
+2. ``python -m mat_platform run`` carries it to gold (the produce stage finds it recorded);
+3. from the run's report and the gold table's Delta commit time:
+   * events/s Kafka -> gold: events / (bronze + silver + gold seconds), the stages' own timing;
+   * latency produce -> gold row, p50 and p95: the replayer stamps each record with its event time
+     (2025's), not the moment it was sent, so the send time of the record at offset ``o`` of a partition
+     holding ``n`` is taken on a straight line through the replay's window (it sends as fast as the
+     broker takes, in offset order); every record reaches gold at the gold table's commit.
+     With ``availableNow`` runs this latency is the run's length plus the wait for the next run.
+
+Between the two the topic and tables are removed with `lab capstone reset`. Prints a markdown table;
+nothing is asserted: the numbers describe this machine under its load of the moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SRC = REPO / "capstone" / "src"
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the standalone cluster the tests start
+
+from standalone import free_port, standalone  # noqa: E402
+
+PORT_VARS = ("LAB_KAFKA_PORT", "LAB_KAFKA_CONTROLLER_PORT", "LAB_MLFLOW_PORT", "LAB_REGISTRY_PORT",
+             "LAB_SPARK_UI_PORT")
+
+
+def _lab(env: dict, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "lablib.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"`lab {' '.join(args)}` failed:\n{proc.stdout}{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def _platform(env: dict, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "mat_platform", *args], cwd=SRC, env=env, capture_output=True,
+                          text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"`python -m mat_platform {' '.join(args)}` failed:\n{proc.stdout}{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def _offsets(env: dict, root: Path) -> list[tuple[int, int]]:
+    """(offset, partition size) of every bronze row, read with delta-rs (outside Spark)."""
+    code = ("import json, sys\nfrom deltalake import DeltaTable\n"
+            "t = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=['partition', 'offset']).to_pylist()\n"
+            "print(json.dumps([[r['partition'], r['offset']] for r in t]))\n")
+    rows = json.loads(subprocess.run([sys.executable, "-c", code, str(root / "bronze" / "telemetry")], env=env,
+                                     capture_output=True, text=True, timeout=600, check=True).stdout)
+    sizes: dict[int, int] = {}
+    for p, o in rows:
+        sizes[p] = max(sizes.get(p, 0), o + 1)
+    return [(o, sizes[p]) for p, o in rows]
+
+
+def _commit_time(path: Path) -> float:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).history(1)[0]["timestamp"] / 1000
+
+
+def measure(env: dict, root: Path, *args: str) -> dict:
+    """Replay, then run to gold; the numbers of one environment."""
+    code = ("import json, sys, time\nfrom mat_platform import pipeline, settings\n"
+            "conf = settings.load(sys.argv[1])\nt0 = time.time()\nn = pipeline.produce(conf)\n"
+            "print(json.dumps([n, t0, time.time()]))\n")
+    env_name = args[args.index("--env") + 1] if "--env" in args else "dev"
+    proc = subprocess.run([sys.executable, "-c", code, env_name], cwd=SRC, env=env, capture_output=True, text=True,
+                          timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"produce failed:\n{proc.stderr[-3000:]}")
+    sent, sent_from, sent_to = json.loads(proc.stdout.strip().splitlines()[-1])
+    began = time.monotonic()
+    _platform(env, "run", *args)
+    wall = time.monotonic() - began
+    report = {row["layer"]: row for row in json.loads((root / "state" / "last_run.json").read_text())}
+    stages = sum(report[layer]["seconds"] for layer in ("bronze", "silver", "gold.machine_hour_features"))
+    landed = _commit_time(root / "gold" / "machine_hour_features")
+    window = sent_to - sent_from
+    latencies = sorted(landed - (sent_from + window * (o + 1) / n) for o, n in _offsets(env, root))
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"events": sent, "replay s": window, "run wall s": wall, "stages s": stages,
+            "events/s": sent / stages, "p50 s": cuts[49], "p95 s": cuts[94],
+            "bronze/silver/gold s": "/".join(f"{report[k]['seconds']:.1f}" for k in
+                                             ("bronze", "silver", "gold.machine_hour_features"))}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scale", default="ci")
+    args = p.parse_args()
+
+    from lablib.config import settings
+
+    jars = settings().jars
+    scratch = Path(tempfile.mkdtemp(prefix="capstone-bench-"))
+    home = scratch / "home"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "SCHEMA_REGISTRY_URL", "LAB_SPARK_MASTER",
+                        "SPARK_REMOTE")}
+    env.update({"LAB_HOME": str(home), "LAB_JARS_DIR": str(jars), "LAB_SCALE": args.scale,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+                **{var: str(free_port()) for var in PORT_VARS}})
+    bootstrap = f"127.0.0.1:{env['LAB_KAFKA_PORT']}"
+    rows = {}
+    try:
+        _lab(env, "capstone", "up")
+        rows["local (local[*], 2 cores)"] = measure(env, home / "capstone" / f"dev-{args.scale}")
+        _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
+        with standalone(scratch / "cluster", workers=2, cores=1, memory="1g") as cluster:
+            prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    "LAB_DRIVER_MEMORY": "512m"}
+            rows["cluster (master + 2 workers x 1 core)"] = measure(prod, home / "capstone" / f"prod-{args.scale}",
+                                                                     "--env", "prod")
+    finally:
+        subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], env=env, capture_output=True,
+                       timeout=300)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    load = os.getloadavg()
+    print(f"\nscale {args.scale}, {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
+    cols = ["events", "replay s", "bronze/silver/gold s", "stages s", "events/s", "p50 s", "p95 s", "run wall s"]
+    print("| run | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    for name, row in rows.items():
+        cells = [f"{row[c]:,}" if isinstance(row[c], int) else row[c] if isinstance(row[c], str)
+                 else f"{row[c]:,.0f}" if c == "events/s" else f"{row[c]:.1f}" for c in cols]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
