@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/capstone.py [--scale ci]
 
-Runs in a throw-away LAB_HOME (sharing the resolved jars, ports of its own), so your own tables and
+Runs in a throw-away LAB_HOME (benchmarks/_bench.py, ports of its own), so your own tables and
 topics are never touched, and stops everything it started. For each of local (dev: Spark local[*])
 and cluster (prod: a master and 2 workers of 1 core from pip's pyspark, tests/standalone.py):
 
@@ -25,23 +25,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "capstone" / "src"
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))  # the standalone cluster the tests start
+sys.path.insert(0, str(REPO / "tests"))  # the standalone cluster and the drills' port variables the tests use
 
+from drills import PORT_VARS  # noqa: E402
 from standalone import free_port, standalone  # noqa: E402
 
-PORT_VARS = ("LAB_KAFKA_PORT", "LAB_KAFKA_CONTROLLER_PORT", "LAB_MLFLOW_PORT", "LAB_REGISTRY_PORT",
-             "LAB_SPARK_UI_PORT")
+EXTERNAL_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "SCHEMA_REGISTRY_URL", "LAB_SPARK_MASTER",
+                 "SPARK_REMOTE")
 
 
 def _lab(env: dict, *args: str) -> str:
@@ -110,32 +109,26 @@ def main() -> int:
     p.add_argument("--scale", default="ci")
     args = p.parse_args()
 
-    from lablib.config import settings
+    from _bench import scratch_home
 
-    jars = settings().jars
-    scratch = Path(tempfile.mkdtemp(prefix="capstone-bench-"))
-    home = scratch / "home"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "SCHEMA_REGISTRY_URL", "LAB_SPARK_MASTER",
-                        "SPARK_REMOTE")}
-    env.update({"LAB_HOME": str(home), "LAB_JARS_DIR": str(jars), "LAB_SCALE": args.scale,
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-                **{var: str(free_port()) for var in PORT_VARS}})
-    bootstrap = f"127.0.0.1:{env['LAB_KAFKA_PORT']}"
     rows = {}
-    try:
-        _lab(env, "capstone", "up")
-        rows["local (local[*], 2 cores)"] = measure(env, home / "capstone" / f"dev-{args.scale}")
-        _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
-        with standalone(scratch / "cluster", workers=2, cores=1, memory="1g") as cluster:
-            prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    "LAB_DRIVER_MEMORY": "512m"}
-            rows["cluster (master + 2 workers x 1 core)"] = measure(prod, home / "capstone" / f"prod-{args.scale}",
-                                                                     "--env", "prod")
-    finally:
-        subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], env=env, capture_output=True,
-                       timeout=300)
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_home("capstone", args.scale) as (home, scale):
+        env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_VARS}
+        env.update({"LAB_SCALE": scale, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+                    **{var: str(free_port()) for var in PORT_VARS}})  # ports of its own: your services stay up
+        bootstrap = f"127.0.0.1:{env['LAB_KAFKA_PORT']}"
+        try:
+            _lab(env, "capstone", "up")
+            rows["local (local[*], 2 cores)"] = measure(env, home / "capstone" / f"dev-{scale}")
+            _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
+            with standalone(home / "cluster", workers=2, cores=1, memory="1g") as cluster:
+                prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                        "LAB_DRIVER_MEMORY": "512m"}
+                rows["cluster (master + 2 workers x 1 core)"] = measure(prod, home / "capstone" / f"prod-{scale}",
+                                                                         "--env", "prod")
+        finally:
+            subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], env=env, capture_output=True,
+                           timeout=300)
 
     load = os.getloadavg()
     print(f"\nscale {args.scale}, {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
