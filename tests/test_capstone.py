@@ -1,8 +1,9 @@
 """The capstone platform (capstone/, chapters 11-12) run as a learner runs it: `lab capstone run`.
 
 One fresh LAB_HOME (a space in its name), CI-scale data, two runs back to back: the first must
-carry every replayed event to bronze exactly once and build silver and gold; the second must add
-nothing. Tables are read back with delta-rs, outside Spark. The project's own test suite and its
+carry every replayed event to bronze exactly once, build silver and gold, train and register the
+failure model and score every gold machine-hour; the second must add nothing (no event, no model
+version, no prediction). Tables are read back with delta-rs, outside Spark. The project's own test suite and its
 CI workflow's gates (GitHub's schema, zizmor) run here too, so `make test` covers them.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -89,7 +91,8 @@ def platform(tmp_path_factory, side_jobs):
     tables = {root / "bronze" / "telemetry": ("partition", "offset"),
               root / "silver" / "telemetry": ("machine_id", "event_time"),
               root / "gold" / "machine_hour_features": ("machine_id", "hour"),
-              root / "gold" / "daily_sales": ("order_date", "channel")}
+              root / "gold" / "daily_sales": ("order_date", "channel"),
+              root / "gold" / "machine_risk": ("machine_id", "hour")}
     try:
         first = lab("capstone", "run", "--scale", "ci", env=env)
         assert first.returncode == 0, first.stdout + first.stderr[-3000:]
@@ -142,11 +145,71 @@ def test_a_second_run_adds_nothing(platform):
 
 
 @pytest.mark.services
+def test_the_champion_scores_every_gold_machine_hour_once(platform):
+    counts, risk = report(platform["first"].stdout), platform["after_first"]["gold.machine_risk"]
+    hours = platform["after_first"]["gold.machine_hour_features"]["rows"]
+    assert counts["model.versions"] == 1
+    assert 0 < risk["rows"] == risk["distinct"] == hours == counts["gold.machine_risk"]
+    # gold unchanged: the second run trains no version and scores no hour (not even an empty commit)
+    assert report(platform["second"].stdout)["model.versions"] == 1
+    assert platform["after_second"]["gold.machine_risk"] == risk
+    trained = json.loads((platform["root"] / "state" / "model.json").read_text())
+    assert [(t["gold_version"], t["version"]) for t in trained.values()] == [
+        (platform["after_first"]["gold.machine_hour_features"]["version"], "1")]
+
+
+#: in the platform's own process: the registry as the first runs left it, then a weaker candidate
+#: (one tree of two leaves) trained on the same gold, which the promotion rule must refuse
+_REGISTRY = r"""
+import json, os, sys
+import lablib
+from mlflow import MlflowClient
+from mat_platform import model, settings
+conf = settings.load("dev")
+client, name = MlflowClient(lablib.mlflow_uri()), model.model_name(conf)
+champion = client.get_model_version_by_alias(name, "champion")
+run = client.get_run(champion.run_id).data
+before = {"champion": champion.version, "metric": run.metrics.get(model.METRIC), "gold_version": run.tags.get("gold_version")}
+weak = model.train(conf, lablib.spark(), params={"n_estimators": 1, "num_leaves": 2})
+after = {"champion": client.get_model_version_by_alias(name, "champion").version,
+         "challenger": client.get_model_version_by_alias(name, "challenger").version}
+print(json.dumps({"before": before, "weak": weak, "after": after}))
+sys.stdout.flush()
+os._exit(0)  # delta-rs may abort at interpreter exit after a good read
+"""
+
+
+def in_platform(platform, code: str, *args: str) -> dict:
+    """Run ``code`` as the platform's own process would (its folder, home and scale); its last line as JSON."""
+    env = {**platform["env"], "LAB_SCALE": "ci",
+           "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=CAPSTONE / "src", env=env, capture_output=True,
+                          text=True, timeout=HANG_SECONDS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.services
+def test_the_model_is_registered_champion_and_a_worse_one_is_refused(platform):
+    got = in_platform(platform, _REGISTRY)
+    gold_version = platform["after_first"]["gold.machine_hour_features"]["version"]
+    assert got["before"]["champion"] == "1" and got["before"]["gold_version"] == str(gold_version)
+    assert 0 < got["before"]["metric"] <= 1
+    weak = got["weak"]
+    assert weak["trained"] == 1 and weak["version"] == "2"
+    # the champion is judged on the same held-out hours as when it was trained (same gold): its logged score
+    said = re.fullmatch(r"version 2 stays challenger: holdout_pr_auc (0\.\d{4}) does not beat champion version 1's "
+                        r"(0\.\d{4}) on the same held-out hours", weak["message"])
+    assert said and said[2] == f"{got['before']['metric']:.4f}" and said[1] < said[2], weak["message"]
+    assert got["after"] == {"champion": "1", "challenger": "2"}
+
+
+@pytest.mark.services
 def test_status_shows_the_last_run_and_what_up_started(platform):
     proc = lab("capstone", "status", "--scale", "ci", env=platform["env"], timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert report(proc.stdout) == report(platform["second"].stdout)
-    assert "started by the capstone: kafka" in proc.stdout
+    assert "started by the capstone: kafka, mlflow" in proc.stdout
 
 
 def test_prod_without_a_cluster_is_refused_in_one_sentence(tmp_path):

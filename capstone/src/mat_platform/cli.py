@@ -17,16 +17,25 @@ def _lab(*args: str) -> int:
 
 
 def up(conf: settings.Settings) -> None:
-    """Start what the platform needs (dev: the embedded Kafka; prod: nothing, the cluster runs it)."""
+    """Start what the platform needs (dev: the embedded Kafka and MLflow; prod: nothing, the cluster runs it)."""
     if conf.env == "prod":
         print("prod: the services are the cluster's; nothing to start")
         return
+    started = []
     bootstrap = lablib.kafka_config()["bootstrap.servers"]  # starts the embedded broker when it is down
     if settings.external_kafka():
         print(f"Kafka: {bootstrap} (KAFKA_BOOTSTRAP_SERVERS: not ours to start or stop)")
-        return
-    pipeline.write_record(conf.started, ["kafka"])
-    print(f"Kafka: {bootstrap}; `lab capstone down` stops it")
+    else:
+        started.append("kafka")
+        print(f"Kafka: {bootstrap}; `lab capstone down` stops it")
+    uri = lablib.mlflow_uri()  # the model's registry; starts the embedded tracking server when it is down
+    if settings.external_mlflow():
+        print(f"MLflow: {uri} (MLFLOW_TRACKING_URI: not ours to start or stop)")
+    else:
+        started.append("mlflow")
+        print(f"MLflow: {uri}; `lab capstone down` stops it")
+    if started:
+        pipeline.write_record(conf.started, sorted(set(started) | set(pipeline.read_record(conf.started) or [])))
 
 
 def down(conf: settings.Settings) -> None:

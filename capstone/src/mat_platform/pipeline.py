@@ -1,6 +1,6 @@
 """The platform's stages, each idempotent, and :func:`run` which chains them.
 
-    produce -> bronze -> silver -> gold
+    produce -> bronze -> silver -> gold -> train -> score
 
 * produce: the course's replayer sends the factory telemetry into the topic once; the count it
   delivered is recorded, and a second run sends nothing (the topic already holds it).
@@ -11,6 +11,8 @@
   reading seen before is not inserted twice. (Chapter 04's watermark bounds the state of a
   streaming aggregation; a keyed MERGE into a table needs none.)
 * gold: recomputed from silver and the sales datasets, replacing the tables in one commit each.
+* train, score (model.py): chapter 06's failure model trained on gold when gold changed, registered
+  in MLflow and promoted by rule; the champion scores the machine-hours it has not scored yet.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from pathlib import Path
 
 import lablib
 
-from mat_platform import quality, transforms
-from mat_platform.settings import TABLE_PROPERTIES, Settings
+from mat_platform import model, quality, transforms
+from mat_platform.settings import TABLE_PROPERTIES, Settings, external_mlflow
 
 GOLD = ("machine_hour_features", "daily_sales")
+#: the model's stages, public here like the others (model.py holds them)
+train, score = model.train, model.score
 
 
 def write_record(path: Path, data) -> None:
@@ -212,6 +216,12 @@ def gold(conf: Settings, spark) -> dict[str, int]:
     return rows
 
 
+def model_versions(conf: Settings, spark) -> int:
+    """:func:`train` (a new version only when gold changed), then the versions registered so far."""
+    train(conf, spark)
+    return model.versions(conf)
+
+
 def run(conf: Settings) -> list[dict]:
     """Every stage once, in order, each followed by its layer's quality gate (quality.GateFailed stops
     the run); returns one row per layer: rows after the stage, seconds it took."""
@@ -236,6 +246,10 @@ def run(conf: Settings) -> list[dict]:
         timed(layer, stage, conf, spark)
         quality.record(conf, layer)  # lineage: what the stage read and wrote
         quality.require(quality.gate(layer, conf, spark))  # a failed gate stops the run here
+    # the model's rows: versions registered so far, then the predictions table's rows
+    if conf.env == "dev" or external_mlflow():  # prod never falls back to an embedded MLflow: no model then
+        timed("model.versions", model_versions, conf, spark)
+        timed("gold.machine_risk", score, conf, spark)
     write_record(conf.state / "last_run.json", report)
     return report
 

@@ -73,6 +73,11 @@ def external_kafka() -> bool:
     return course().kafka_bootstrap is not None
 
 
+def external_mlflow() -> bool:
+    """Whether MLflow is one named by MLFLOW_TRACKING_URI (someone else's) rather than the embedded server."""
+    return not course().mlflow_embedded
+
+
 def _require_cluster() -> None:
     # lablib's configuration, already read from the environment: prod never falls back to embedded services
     conf = course()
