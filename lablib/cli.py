@@ -171,9 +171,10 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_dashboard)
 
     s = sub.add_parser("capstone", help="chapters 11-12: the capstone platform (capstone/): up, run (Kafka to gold "
-                                        "once, counts per layer), orchestrate (the same as one Dagster job), down, "
-                                        "status, reset (start fresh)")
-    s.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset"])
+                                        "once, the model trained and scoring, counts per layer), orchestrate (the same "
+                                        "as one Dagster job), down, status, reset (start fresh), dashboard (sales and "
+                                        "at-risk machines on 127.0.0.1)")
+    s.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset", "dashboard"])
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number (default LAB_SCALE)")
     s.add_argument("--env", choices=["dev", "prod"], default="dev",
                    help="dev: the embedded services (default); prod: the cluster LAB_SPARK_MASTER/SPARK_REMOTE, "

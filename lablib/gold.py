@@ -252,13 +252,14 @@ def sql_list(values) -> str:
     return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")"
 
 
-def serve_dashboard() -> str:
+def serve_dashboard(app=None, args: tuple[str, ...] = (), paths=()) -> str:
     """Serve the dashboard (dashboards/sales.py) on 127.0.0.1 for this kernel and return its URL; it
     stops with the kernel, `lab dashboard down` and chapter 07's reset (`lab dashboard up` keeps one
-    running on its own)."""
+    running on its own). ``app``, ``args``, ``paths``: another Streamlit script, its arguments and the
+    folders it imports from, served the same way."""
     from lablib import services
 
-    return services.serve_dashboard()
+    return services.serve_dashboard(app, args, paths)
 
 
 def stop_dashboard() -> bool:

@@ -212,6 +212,79 @@ def test_status_shows_the_last_run_and_what_up_started(platform):
     assert "started by the capstone: kafka, mlflow" in proc.stdout
 
 
+#: what the dashboard must show, computed here with pandas over delta-rs (not the page's DuckDB SQL)
+_EXPECTED = r"""
+import json, os, sys
+import pandas as pd
+from deltalake import DeltaTable
+sales = DeltaTable(os.path.join(sys.argv[1], "daily_sales")).to_pandas()
+risk = DeltaTable(os.path.join(sys.argv[1], "machine_risk")).to_pandas()
+recent = risk[(risk["hour"] > risk["hour"].max() - pd.Timedelta(hours=24)) & risk["at_risk"]]
+print(json.dumps({"Revenue": f"{float(sales['revenue'].sum()):,.2f}", "Orders": f"{int(sales['orders'].sum()):,}",
+                  "Machine-hours scored": f"{len(risk):,}", "At-risk machine-hours": f"{int(risk['at_risk'].sum()):,}",
+                  "Machines at risk (last 24 h)": f"{recent['machine_id'].nunique():,}"}))
+sys.stdout.flush()
+os._exit(0)
+"""
+#: one machine's predictions removed, as if its hours had not been scored yet
+_FORGET_ONE_MACHINE = r"""
+import json, os, sys
+from deltalake import DeltaTable
+table = DeltaTable(sys.argv[1])
+machine = min(table.to_pyarrow_table(columns=["machine_id"]).column("machine_id").to_pylist())
+print(json.dumps(table.delete(f"machine_id = '{machine}'")))
+sys.stdout.flush()
+os._exit(0)
+"""
+_SCORE = r"""
+import json, os
+import lablib
+from mat_platform import model, settings
+print(json.dumps(model.score(settings.load("dev"), lablib.spark())))
+os._exit(0)
+"""
+
+
+def _metrics(page, cu) -> dict[str, str]:
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=cu * 2000)
+    shown = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        shown[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return shown
+
+
+@pytest.mark.services
+@pytest.mark.browser
+def test_the_dashboard_shows_the_gold_numbers_and_newly_scored_hours(platform, tab, cu):
+    gold = platform["root"] / "gold"
+    proc = lab("capstone", "dashboard", "--scale", "ci", env=platform["env"], timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    url = re.search(r"dashboard: (http://127\.0\.0\.1:\d+)", proc.stdout)[1]
+    page = tab.page
+    page.goto(url, timeout=cu * 2000)
+    page.get_by_text("Mega Awesome Toys: platform dashboard").wait_for()
+    expected = in_platform(platform, _EXPECTED, str(gold))
+    assert _metrics(page, cu) == expected
+    hours = expected["Machine-hours scored"]
+    assert hours == f"{platform['after_first']['gold.machine_risk']['rows']:,}"
+
+    # a machine's hours not scored yet (its predictions removed): the page shows fewer, a score run
+    # scores exactly those, and the page, reloaded, shows them again
+    forgot = in_platform(platform, _FORGET_ONE_MACHINE, str(gold / "machine_risk"))["num_deleted_rows"]
+    assert forgot > 0
+    fewer = f"{int(hours.replace(',', '')) - forgot:,}"
+    page.reload()
+    page.locator('[data-testid="stMetricValue"]').filter(has_text=re.compile(f"^{fewer}$")).wait_for()
+    assert _metrics(page, cu) == in_platform(platform, _EXPECTED, str(gold))
+    assert in_platform(platform, _SCORE) == int(hours.replace(",", ""))
+    page.reload()
+    page.locator('[data-testid="stMetricValue"]').filter(has_text=re.compile(f"^{hours}$")).wait_for()
+    assert _metrics(page, cu) == in_platform(platform, _EXPECTED, str(gold)) == expected
+    tab.screenshot("capstone-dashboard")
+    assert tab.offsite == [], f"the dashboard called out: {tab.offsite}"
+
+
 def test_prod_without_a_cluster_is_refused_in_one_sentence(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("LAB_SPARK_MASTER", "SPARK_REMOTE", "KAFKA_BOOTSTRAP_SERVERS")}

@@ -4,11 +4,14 @@ table; and the service: `lab dashboard up/status/down` on 127.0.0.1, stopped by 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 from pyspark.sql import functions as F
 
 from lablib import cli, gold, services
+from lablib.errors import LabError
 
 EMPTY = "No data for this selection"
 
@@ -94,6 +97,10 @@ def test_lab_dashboard_up_status_down_and_the_reset_stops_it(built, capsys):
         assert "running" in capsys.readouterr().out
         assert cli.main(["dashboard", "up"]) == 0  # idempotent
         assert "already running" in capsys.readouterr().out
+        with pytest.raises(LabError) as other:  # one port per home: another script is not handed this one
+            services.start_dashboard(log=lambda line: None, app=Path(__file__))
+        assert other.value.message == ("this home's dashboard serves dashboards/sales.py, not tests/test_dashboard.py: "
+                                       "`lab dashboard down` stops it first")
         assert cli.main(["down", "dashboard"]) == 0
         assert "dashboard: stopped" in capsys.readouterr().out
         services.serve_dashboard()

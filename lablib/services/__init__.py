@@ -22,9 +22,11 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 from lablib.config import MLFLOW_CLIENT_ENV
 from lablib.errors import LabError
+from lablib.paths import rel
 from lablib.services import _process
 from lablib.services._service import down, ensure, status
 from lablib.services.connect import Connect
@@ -327,23 +329,29 @@ def _reset_registry(prefix: str) -> list[str]:
     return removed
 
 
-def start_dashboard(log=print) -> str:
-    """Serve chapter 07's dashboard (dashboards/sales.py) on 127.0.0.1 unless it runs; its URL. It
-    keeps running after this process ends, like `lab up`'s services: `lab dashboard down` stops it."""
+def start_dashboard(log=print, app=None, args: tuple[str, ...] = (), paths=()) -> str:
+    """Serve chapter 07's dashboard (dashboards/sales.py; or the Streamlit script ``app`` with ``args``,
+    importing from ``paths``) on 127.0.0.1 unless it runs; its URL. It keeps running after this process ends, like `lab up`'s
+    services: `lab dashboard down` stops it."""
     from lablib.services import _service
 
-    svc = SERVED["dashboard"]
+    svc = _dashboard(app, args, paths)
+    with _process.lock(svc.name):
+        _refuse_another_app(svc)
     _service.up([svc], log=log)
     return svc.address()
 
 
-def serve_dashboard() -> str:
+def serve_dashboard(app=None, args: tuple[str, ...] = (), paths=()) -> str:
     """The dashboard for a lab: started unless it runs, and stopped when this process ends or dies
-    (like a served model), so a notebook leaves no server behind; its URL once it answers."""
+    (like a served model), so a notebook leaves no server behind; its URL once it answers.
+    ``app``, ``args``, ``paths``: another Streamlit script than chapter 07's (the capstone's), its
+    arguments and the folders it imports from, served the same way."""
     from lablib.services import _service
 
-    svc = SERVED["dashboard"]
+    svc = _dashboard(app, args, paths)
     with _process.lock(svc.name):
+        _refuse_another_app(svc)
         launch = _service._launch(svc, dies_with_parent=True)
     if launch is None:  # already up (`lab dashboard up`, or an earlier cell): use it
         _service._wait_existing(svc, svc.start_timeout)
@@ -351,6 +359,29 @@ def serve_dashboard() -> str:
         atexit.register(_stop_dashboard_at_exit, launch.proc.pid)
         _service._wait(launch)
     return svc.address()
+
+
+def _dashboard(app, args, paths) -> Dashboard:
+    return SERVED["dashboard"] if app is None else Dashboard(app, args, paths)
+
+
+def _refuse_another_app(svc: Dashboard) -> None:
+    # one dashboard port per home: a running one serving another script must not pass for this one
+    record = _process.read_pid(svc.name)
+    what = svc.served()
+    if record is None or not _process.is_alive(record) or what is None:
+        return
+    if (what["app"], list(what["args"])) != (str(svc.app), list(svc.args)):
+        raise LabError(f"this home's dashboard serves {_script(what['app'])}, not {_script(svc.app)}: "
+                       "`lab dashboard down` stops it first")
+
+
+def _script(path) -> str:
+    # a script of this checkout by its path in the repository, any other as rel() shows it
+    from lablib.config import REPO
+
+    path = Path(path)
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else rel(path)
 
 
 def _stop_dashboard_at_exit(pid: int) -> None:

@@ -1,4 +1,4 @@
-"""``python -m mat_platform up|run|orchestrate|down|status|reset`` (the course's ``lab capstone`` runs this)."""
+"""``python -m mat_platform up|run|orchestrate|down|status|reset|dashboard`` (the course's ``lab capstone`` runs this)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def status(conf: settings.Settings) -> None:
 def reset(conf: settings.Settings) -> None:
     """Forget this environment-scale's run: tables, checkpoints, records and (embedded Kafka only) its topic."""
     removed = pipeline.reset(conf)
-    pipeline.write_record(conf.started, ["kafka"])  # as `up` does: the embedded broker reset talked to
+    # as `up` does: the embedded broker reset talked to (beside what else up or dashboard started)
+    pipeline.write_record(conf.started, sorted({"kafka", *(pipeline.read_record(conf.started) or [])}))
     print("removed: " + ", ".join(removed) if removed else f"nothing to remove for {conf.env}-{conf.scale}")
 
 
@@ -90,9 +91,18 @@ def orchestrate(conf: settings.Settings) -> None:
     print(f"run {result.run_id} recorded in {lablib.rel(course.dagster_home())} (`lab orchestrator up` shows it)")
 
 
+def dashboard(conf: settings.Settings) -> None:
+    """Serve the platform's dashboard (sales and at-risk machines) on 127.0.0.1 until `down`."""
+    from mat_platform import dashboard as page
+
+    url = page.serve(conf)
+    pipeline.write_record(conf.started, sorted({"dashboard", *(pipeline.read_record(conf.started) or [])}))
+    print(f"dashboard: {url}; `lab capstone down` stops it")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mat-platform", description="Mega Awesome Toys' platform: Kafka to gold")
-    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset"])
+    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset", "dashboard"])
     p.add_argument(
         "--env",
         choices=settings.ENVIRONMENTS,
@@ -102,7 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         conf = settings.load(args.env)
-        actions = {"up": up, "run": run, "orchestrate": orchestrate, "down": down, "status": status, "reset": reset}
+        actions = {
+            "up": up,
+            "run": run,
+            "orchestrate": orchestrate,
+            "down": down,
+            "status": status,
+            "reset": reset,
+            "dashboard": dashboard,
+        }
         actions[args.action](conf)
     except lablib.LabError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
