@@ -49,42 +49,7 @@ def report(stdout: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def side_jobs(tmp_path_factory):
-    """The checks that need no run of the platform, started at once in the background: they overlap the
-    runs (most of a run is waiting on a JVM's start and on Kafka) instead of adding their time after them.
-
-    The project's own suite (its own local[1] JVM) and a prod run against a port where nothing listens
-    (lablib's 8 s probe). Each test collects its process's result.
-    """
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    home = tmp_path_factory.mktemp("no broker")
-    env = {**os.environ, "LAB_HOME": str(home), "LAB_SPARK_MASTER": "spark://127.0.0.1:7077",
-           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
-    jobs = {
-        "suite": subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=CAPSTONE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-        "no broker": subprocess.Popen([sys.executable, "-m", "lablib.cli", "capstone", "run", "--env", "prod",
-                                       "--scale", "ci"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env=env),
-    }
-    try:
-        yield {"jobs": jobs, "port": port}
-    finally:
-        for proc in jobs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-
-
-def collect(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    out, err = proc.communicate(timeout=HANG_SECONDS)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory, side_jobs):
+def platform(tmp_path_factory):
     home = tmp_path_factory.mktemp("capstone") / "capstone home"
     env = {**os.environ, "LAB_HOME": str(home)}
     root = home / "capstone" / "dev-ci"
@@ -309,8 +274,13 @@ def test_a_taken_port_is_one_sentence_naming_the_fix(tmp_path):
     assert line.endswith("stop that program, or set LAB_KAFKA_PORT to another port")
 
 
-def test_a_broker_that_does_not_answer_is_one_sentence(side_jobs):
-    proc, port = collect(side_jobs["jobs"]["no broker"]), side_jobs["port"]
+def test_a_broker_that_does_not_answer_is_one_sentence(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LAB_HOME": str(tmp_path), "LAB_SPARK_MASTER": "spark://127.0.0.1:7077",
+           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}"}
+    proc = lab("capstone", "run", "--env", "prod", "--scale", "ci", env=env, timeout=300)
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: Kafka at 127.0.0.1:{port} (KAFKA_BOOTSTRAP_SERVERS) did not answer"), line
@@ -327,7 +297,8 @@ def test_the_workflow_passes_the_schema_and_zizmor():
     assert audit.passed and audit.extra["findings"] == [], audit.output
 
 
-def test_the_projects_own_suite_passes(side_jobs):
-    proc = collect(side_jobs["jobs"]["suite"])
+def test_the_projects_own_suite_passes():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=CAPSTONE,
+                          capture_output=True, text=True, timeout=HANG_SECONDS)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
