@@ -22,10 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
+# the capstone's package (chapters 11-12 import mat_platform), editable: the notebooks see capstone/src as it is
+$(VENV)/.capstone: capstone/pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps -e capstone
+	@touch $@
+
 system-deps:
 	@bash scripts/system-deps.sh
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps $(VENV)/.installed $(VENV)/.capstone
 	$(LAB) setup
 
 lab: setup

@@ -20,6 +20,7 @@ The public face, and all a notebook may use::
     folder = lablib.iac.workdir()            # chapter 08's Terraform folder and its runs (lablib/iac.py)
     lablib.governance.refused("GRANT …")     # chapter 10: what Spark refuses; OpenLineage events to a file
     url = lablib.registry_url()              # the schema registry (started if embedded)
+    lablib.targets().scale                   # the scale, and which services are someone else's (Kafka, a cluster)
     cmd = lablib.connect_command(worker, connector)  # a Kafka Connect standalone worker's command line
     lablib.check.ch02.dedupe(silver_orders)  # one line of feedback
     with lablib.measure("join") as m: ...    # time, tasks, shuffle bytes, files read of a block
@@ -43,10 +44,18 @@ from lablib.session import spark, spark_conf
 
 __all__ = [
     "spark", "spark_conf", "measure", "bars", "reset", "workdir", "checkpoint", "rel", "local_path", "home",
-    "kafka_config", "mlflow_uri", "serve_model", "registry_url", "connect_command",
+    "targets", "kafka_config", "mlflow_uri", "serve_model", "registry_url", "connect_command",
     "data", "ml", "gold", "ci", "iac", "resources", "orchestration", "governance", "check", "LabError",
 ]
 __version__ = "0.1.0"
+
+
+def targets():
+    """The scale (LAB_SCALE) and the services given from outside: ``.kafka`` (KAFKA_BOOTSTRAP_SERVERS) and
+    ``.spark`` (SPARK_REMOTE or a cluster's LAB_SPARK_MASTER), None where the course's own are used."""
+    from lablib.config import targets
+
+    return targets()
 
 
 def kafka_config(**overrides) -> dict:

@@ -169,6 +169,22 @@ class Settings:
         return self.registry_url is None
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Where the course's code runs and at what scale: what a project built on lablib may ask (the capstone)."""
+
+    scale: str  # LAB_SCALE
+    kafka: str | None  # KAFKA_BOOTSTRAP_SERVERS: someone else's broker; None: the embedded one
+    spark: str | None  # SPARK_REMOTE, or a LAB_SPARK_MASTER that is not local[...]; None: Spark in local mode
+
+
+def targets() -> Targets:
+    """The scale and the services that are not the embedded ones, from :func:`settings`."""
+    s = settings()
+    cluster = s.spark_remote or (None if s.spark_master.startswith("local") else s.spark_master)
+    return Targets(scale=s.scale, kafka=s.kafka_bootstrap, spark=cluster)
+
+
 def settings() -> Settings:
     """Read every setting from the environment (see the README's table)."""
     home = Path(_env("LAB_HOME", str(REPO / ".lab"))).expanduser()

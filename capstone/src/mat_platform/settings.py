@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lablib
-from lablib.config import settings as course
 
 ENVIRONMENTS = ("dev", "prod")
 #: the Delta properties every table is created with: readable by delta-rs (the dashboard's reader)
@@ -62,7 +61,7 @@ def load(env: str = "dev") -> Settings:
         raise lablib.LabError(f"unknown environment {env!r}: use dev or prod")
     if env == "prod":
         _require_cluster()
-    scale = course().scale
+    scale = lablib.targets().scale
     return Settings(
         env=env, scale=scale, root=lablib.home() / "capstone" / f"{env}-{scale}", topic=f"capstone.{scale}.telemetry"
     )
@@ -70,7 +69,7 @@ def load(env: str = "dev") -> Settings:
 
 def external_kafka() -> bool:
     """Whether Kafka is one named by KAFKA_BOOTSTRAP_SERVERS (someone else's) rather than the embedded broker."""
-    return course().kafka_bootstrap is not None
+    return lablib.targets().kafka is not None
 
 
 def external_mlflow() -> bool:
@@ -80,11 +79,11 @@ def external_mlflow() -> bool:
 
 def _require_cluster() -> None:
     # lablib's configuration, already read from the environment: prod never falls back to embedded services
-    conf = course()
+    where = lablib.targets()
     missing = []
-    if not conf.spark_remote and conf.spark_master.startswith("local"):
+    if not where.spark:
         missing.append("LAB_SPARK_MASTER (spark://host:7077) or SPARK_REMOTE (sc://host:15002)")
-    if not conf.kafka_bootstrap:
+    if not where.kafka:
         missing.append("KAFKA_BOOTSTRAP_SERVERS")
     if missing:
         raise lablib.LabError(

@@ -1,0 +1,392 @@
+"""The platform's resources declared as code: plan what differs, apply it, and again finds nothing.
+
+What the platform needs before its first run, written down once:
+
+* the Delta tables of each layer: their columns, the properties every table carries
+  (``settings.TABLE_PROPERTIES`` and the catalog tags of chapter 10, ``mat.*``), and CHECK
+  constraints that refuse a bad row from any writer;
+* the Kafka topic: partitions, ``retention.ms`` and ``cleanup.policy``;
+* the MLflow experiment and the registered model's name.
+
+``plan(conf)`` compares that declaration with what exists and returns the changes, one readable
+line each; ``apply(conf)`` makes them and returns what it did. A second ``apply`` finds nothing to do,
+and a change made by hand (a topic's retention altered, a table property changed) shows up in the
+next ``plan`` as drift, which ``apply`` puts back. Terraform does the same with a state file; here the
+state is the services themselves, read each time, so nothing can fall out of step with them.
+
+Some differences cannot be applied in place (fewer partitions than a topic has, a column of another
+type): the plan says so and ``apply`` refuses them rather than dropping data.
+
+The gold tables are replaced by the pipeline in each run with their full shape (31 feature columns),
+so only the columns others rely on are declared for them and ``apply`` does not create them: it
+keeps their properties and constraints once the pipeline has written them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lablib
+
+from mat_platform.settings import TABLE_PROPERTIES, Settings
+
+#: the kinds of resource, in the order apply makes them
+KINDS = ("topic", "table", "experiment", "model")
+#: who answers for the platform's data (chapter 10's catalog tag)
+OWNER = "platform-team@megaawesometoys.example"
+
+
+@dataclass(frozen=True)
+class Table:
+    layer: str
+    name: str
+    columns: tuple[tuple[str, str, bool], ...]  # (name, Delta type, nullable)
+    constraints: dict[str, str] = field(default_factory=dict)  # CHECK name -> SQL expression
+    classification: str = "internal"
+    created_by_pipeline: bool = False  # gold: the pipeline writes the whole shape, apply only keeps the rest
+
+    @property
+    def label(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return {
+            **TABLE_PROPERTIES,
+            "mat.layer": self.layer,
+            "mat.owner": OWNER,
+            "mat.classification": self.classification,
+        }
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the declaration and what exists."""
+
+    action: str  # "create", "update" or "refuse" (cannot be applied in place)
+    resource: str  # "topic capstone.ci.telemetry", "table silver.telemetry", ...
+    detail: str
+
+    def __str__(self) -> str:
+        sign = {"create": "+", "update": "~", "refuse": "!"}[self.action]
+        return f"{sign} {self.resource}: {self.detail}"
+
+
+def experiment_name(conf: Settings) -> str:
+    """The MLflow experiment of this environment and scale (one tracking server per home)."""
+    return f"mat-platform-{conf.env}-{conf.scale}"
+
+
+def model_name(conf: Settings) -> str:
+    """The registered model that scores machine risk in this environment and scale."""
+    return f"mat-platform-{conf.env}-{conf.scale}-machine-risk"
+
+
+def topic(conf: Settings) -> Topic:
+    # retention -1: the replay dates its events in 2024, and the topic is the record the counts are
+    # checked against, so the broker's time retention must never remove them
+    return Topic(conf.topic, partitions=3, config={"retention.ms": "-1", "cleanup.policy": "delete"})
+
+
+def tables() -> list[Table]:
+    """The declared tables, in layer order."""
+    return [
+        Table(
+            "bronze",
+            "telemetry",
+            (
+                ("key", "string", True),
+                ("value", "string", True),
+                ("topic", "string", True),
+                ("partition", "integer", True),
+                ("offset", "long", True),
+                ("kafka_ts", "timestamp", True),
+            ),
+            {"payload_present": "value IS NOT NULL"},
+        ),
+        Table(
+            "silver",
+            "telemetry",
+            (
+                ("event_time", "timestamp", False),
+                ("machine_id", "string", False),
+                ("temperature_c", "double", True),
+                ("vibration_mm_s", "double", True),
+                ("rpm", "double", True),
+                ("power_kw", "double", True),
+                ("status", "string", True),
+            ),
+            {"rpm_not_negative": "rpm IS NULL OR rpm >= 0"},
+        ),
+        Table(
+            "gold",
+            "machine_hour_features",
+            (("machine_id", "string", True), ("hour", "timestamp", True)),
+            {"keyed": "machine_id IS NOT NULL AND hour IS NOT NULL"},
+            created_by_pipeline=True,
+        ),
+        Table(
+            "gold",
+            "daily_sales",
+            (("order_date", "date", True), ("channel", "string", True), ("revenue", "double", True)),
+            {"revenue_not_negative": "revenue >= 0"},
+            created_by_pipeline=True,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- plan
+def plan(conf: Settings, kinds: tuple[str, ...] = KINDS) -> list[Change]:
+    """What differs between the declaration and the services, one change per difference."""
+    changes: list[Change] = []
+    if "topic" in kinds:
+        changes += _plan_topic(conf)
+    if "table" in kinds:
+        for table in tables():
+            changes += _plan_table(conf, table)
+    if "experiment" in kinds or "model" in kinds:
+        changes += _plan_mlflow(conf, kinds)
+    return changes
+
+
+def apply(conf: Settings, kinds: tuple[str, ...] = KINDS) -> list[Change]:
+    """Make every change of the plan; returns them. A change that needs data removed is refused (LabError)."""
+    changes = plan(conf, kinds)
+    refused = [str(c) for c in changes if c.action == "refuse"]
+    if refused:
+        raise lablib.LabError("cannot apply in place: " + "; ".join(refused) + " (remove the resource to recreate it)")
+    steps = {"topic": _apply_topic, "table": _apply_table, "experiment": _apply_mlflow, "model": _apply_mlflow}
+    done = set()
+    for change in changes:  # each kind's step makes all of that kind's changes at once
+        step = steps[change.resource.split(" ", 1)[0]]
+        if step not in done:
+            step(conf)
+            done.add(step)
+    return changes
+
+
+# --------------------------------------------------------------------------- the topic
+def _admin():
+    from confluent_kafka.admin import AdminClient
+
+    # log_level 3: errors only (librdkafka's notices, e.g. about purged background events, are not ours)
+    conf = {k: v for k, v in lablib.kafka_config().items() if k in ("bootstrap.servers", "client.id")}
+    return AdminClient({**conf, "log_level": 3})
+
+
+def _topic_config(admin, name: str) -> dict[str, str]:
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    entries = admin.describe_configs([resource])[resource].result(timeout=15)
+    return {key: entry.value for key, entry in entries.items()}
+
+
+def _plan_topic(conf: Settings) -> list[Change]:
+    want = topic(conf)
+    admin = _admin()
+    have = admin.list_topics(timeout=10).topics.get(want.name)
+    label = f"topic {want.name}"
+    if have is None:
+        settings = ", ".join(f"{k}={v}" for k, v in want.config.items())
+        return [Change("create", label, f"{want.partitions} partitions, {settings}")]
+    changes = []
+    if len(have.partitions) < want.partitions:
+        changes.append(Change("update", label, f"partitions {len(have.partitions)} -> {want.partitions}"))
+    elif len(have.partitions) > want.partitions:
+        changes.append(
+            Change(
+                "refuse",
+                label,
+                f"has {len(have.partitions)} partitions, {want.partitions} declared (Kafka cannot remove partitions)",
+            )
+        )
+    config = _topic_config(admin, want.name)
+    for key, value in want.config.items():
+        if config.get(key) != value:
+            changes.append(Change("update", label, f"{key} {config.get(key)} -> {value}"))
+    return changes
+
+
+def _apply_topic(conf: Settings) -> None:
+    from confluent_kafka.admin import (
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        NewPartitions,
+        NewTopic,
+        ResourceType,
+    )
+
+    want = topic(conf)
+    admin = _admin()
+    have = admin.list_topics(timeout=10).topics.get(want.name)
+    if have is None:
+        new = NewTopic(want.name, num_partitions=want.partitions, replication_factor=1, config=dict(want.config))
+        admin.create_topics([new])[want.name].result(timeout=30)
+        return
+    if len(have.partitions) < want.partitions:
+        admin.create_partitions([NewPartitions(want.name, want.partitions)])[want.name].result(timeout=30)
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in want.config.items()]
+    resource = ConfigResource(ResourceType.TOPIC, want.name, incremental_configs=entries)
+    admin.incremental_alter_configs([resource])[resource].result(timeout=30)
+
+
+# --------------------------------------------------------------------------- the tables
+def _delta(conf: Settings, table: Table):
+    from deltalake import DeltaTable
+
+    path = conf.table(table.layer, table.name)
+    return DeltaTable(str(path)) if DeltaTable.is_deltatable(str(path)) else None
+
+
+def _type_name(kind) -> str:
+    # delta-rs prints a primitive as PrimitiveType("string"); anything nested by its own text
+    return getattr(kind, "type", str(kind))
+
+
+def _plan_table(conf: Settings, table: Table) -> list[Change]:
+    label = f"table {table.label}"
+    delta = _delta(conf, table)
+    if delta is None:
+        if table.created_by_pipeline:
+            return []  # written whole by the pipeline's gold stage; its properties follow on the next apply
+        return [Change("create", label, f"{len(table.columns)} columns, {len(table.constraints)} constraint(s)")]
+    changes = []
+    fields = {f.name: f for f in delta.schema().fields}
+    for name, kind, nullable in table.columns:
+        have = fields.get(name)
+        if have is None:
+            changes.append(Change("update", label, f"add column {name} {kind}"))
+        elif _type_name(have.type) != kind:
+            changes.append(Change("refuse", label, f"column {name} is {_type_name(have.type)}, {kind} declared"))
+        elif have.nullable and not nullable:
+            changes.append(Change("refuse", label, f"column {name} allows nulls, NOT NULL declared"))
+    config = delta.metadata().configuration
+    for key, value in _differing(table, config).items():
+        changes.append(Change("update", label, f"property {key} {config.get(key)} -> {value}"))
+    for name, rule in table.constraints.items():
+        have_rule = config.get(f"delta.constraints.{name}")
+        if have_rule is None:
+            changes.append(Change("update", label, f"add constraint {name} CHECK ({rule})"))
+        elif have_rule != rule:
+            changes.append(Change("update", label, f"constraint {name} CHECK ({have_rule}) -> CHECK ({rule})"))
+    return changes
+
+
+#: what a property's absence means (delta-rs cannot set column mapping, and "none" is Delta's default)
+_DEFAULTS = {"delta.columnMapping.mode": "none"}
+
+
+def _differing(table: Table, config: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in table.properties.items() if config.get(k, _DEFAULTS.get(k)) != v}
+
+
+def _apply_table(conf: Settings) -> None:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    arrow = {
+        "string": pa.string(),
+        "integer": pa.int32(),
+        "long": pa.int64(),
+        "double": pa.float64(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+        "boolean": pa.bool_(),
+    }
+    for table in tables():
+        if not _plan_table(conf, table):
+            continue
+        path = conf.table(table.layer, table.name)
+        delta = _delta(conf, table)
+        if delta is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            schema = pa.schema([pa.field(n, arrow[k], nullable=null) for n, k, null in table.columns])
+            # delta-rs creates a table with Delta's own keys only; the mat.* tags follow as an update
+            delta = DeltaTable.create(str(path), schema, configuration=dict(TABLE_PROPERTIES))
+        missing = [(n, k, null) for n, k, null in table.columns if n not in {f.name for f in delta.schema().fields}]
+        if missing:
+            from deltalake.schema import Field, PrimitiveType
+
+            delta.alter.add_columns([Field(n, PrimitiveType(k), nullable=True) for n, k, _ in missing])
+        config = delta.metadata().configuration
+        if _differing(table, config):
+            delta.alter.set_table_properties(_differing(table, config), raise_if_not_exists=False)
+        for name, rule in table.constraints.items():
+            have_rule = config.get(f"delta.constraints.{name}")
+            if have_rule == rule:
+                continue
+            if have_rule is not None:
+                delta.alter.drop_constraint(name)
+            delta.alter.add_constraint({name: rule})
+
+
+# --------------------------------------------------------------------------- MLflow
+def _client():
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=lablib.mlflow_uri(), registry_uri=lablib.mlflow_uri())
+
+
+def _plan_mlflow(conf: Settings, kinds: tuple[str, ...]) -> list[Change]:
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    changes = []
+    if "experiment" in kinds:
+        found = client.get_experiment_by_name(experiment_name(conf))
+        if found is None or found.lifecycle_stage != "active":
+            changes.append(Change("create", f"experiment {experiment_name(conf)}", "MLflow experiment"))
+        elif found.tags.get("mat.owner") != OWNER:
+            changes.append(
+                Change(
+                    "update",
+                    f"experiment {experiment_name(conf)}",
+                    f"tag mat.owner {found.tags.get('mat.owner')} -> {OWNER}",
+                )
+            )
+    if "model" in kinds:
+        try:
+            model = client.get_registered_model(model_name(conf))
+        except MlflowException:
+            changes.append(Change("create", f"model {model_name(conf)}", "registered model (no version yet)"))
+        else:
+            if model.tags.get("mat.owner") != OWNER:
+                changes.append(
+                    Change(
+                        "update", f"model {model_name(conf)}", f"tag mat.owner {model.tags.get('mat.owner')} -> {OWNER}"
+                    )
+                )
+    return changes
+
+
+def _apply_mlflow(conf: Settings) -> None:
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    name = experiment_name(conf)
+    found = client.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage != "active":
+        client.restore_experiment(found.experiment_id)
+    if found is None:
+        client.create_experiment(name, tags={"mat.owner": OWNER})
+    else:
+        client.set_experiment_tag(found.experiment_id, "mat.owner", OWNER)
+    try:
+        client.get_registered_model(model_name(conf))
+    except MlflowException:
+        client.create_registered_model(
+            model_name(conf),
+            tags={"mat.owner": OWNER},
+            description="Risk that a machine fails in the next hours (capstone)",
+        )
+    else:
+        client.set_registered_model_tag(model_name(conf), "mat.owner", OWNER)
