@@ -143,22 +143,25 @@ def tables() -> list[Table]:
 
 
 # --------------------------------------------------------------------------- plan
-def plan(conf: Settings, kinds: tuple[str, ...] = KINDS) -> list[Change]:
-    """What differs between the declaration and the services, one change per difference."""
+def plan(conf: Settings, kinds: tuple[str, ...] = KINDS, declared: list[Table] | None = None) -> list[Change]:
+    """What differs between the declaration and the services, one change per difference.
+
+    ``declared``: the tables to compare (default :func:`tables`; a project adds its own to that list).
+    """
     changes: list[Change] = []
     if "topic" in kinds:
         changes += _plan_topic(conf)
     if "table" in kinds:
-        for table in tables():
+        for table in tables() if declared is None else declared:
             changes += _plan_table(conf, table)
     if "experiment" in kinds or "model" in kinds:
         changes += _plan_mlflow(conf, kinds)
     return changes
 
 
-def apply(conf: Settings, kinds: tuple[str, ...] = KINDS) -> list[Change]:
+def apply(conf: Settings, kinds: tuple[str, ...] = KINDS, declared: list[Table] | None = None) -> list[Change]:
     """Make every change of the plan; returns them. A change that needs data removed is refused (LabError)."""
-    changes = plan(conf, kinds)
+    changes = plan(conf, kinds, declared)
     refused = [str(c) for c in changes if c.action == "refuse"]
     if refused:
         raise lablib.LabError("cannot apply in place: " + "; ".join(refused) + " (remove the resource to recreate it)")
@@ -167,7 +170,7 @@ def apply(conf: Settings, kinds: tuple[str, ...] = KINDS) -> list[Change]:
     for change in changes:  # each kind's step makes all of that kind's changes at once
         step = steps[change.resource.split(" ", 1)[0]]
         if step not in done:
-            step(conf)
+            step(conf, declared) if step is _apply_table else step(conf)
             done.add(step)
     return changes
 
@@ -289,7 +292,7 @@ def _differing(table: Table, config: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in table.properties.items() if config.get(k, _DEFAULTS.get(k)) != v}
 
 
-def _apply_table(conf: Settings) -> None:
+def _apply_table(conf: Settings, declared: list[Table] | None = None) -> None:
     import pyarrow as pa
     from deltalake import DeltaTable
 
@@ -302,7 +305,7 @@ def _apply_table(conf: Settings) -> None:
         "date": pa.date32(),
         "boolean": pa.bool_(),
     }
-    for table in tables():
+    for table in tables() if declared is None else declared:
         if not _plan_table(conf, table):
             continue
         path = conf.table(table.layer, table.name)
@@ -331,15 +334,16 @@ def _apply_table(conf: Settings) -> None:
 
 # --------------------------------------------------------------------------- MLflow
 def _client():
+    uri = lablib.mlflow_uri()  # first: it quiets MLflow's client (no progress-bar warning) before its import
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=lablib.mlflow_uri(), registry_uri=lablib.mlflow_uri())
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _plan_mlflow(conf: Settings, kinds: tuple[str, ...]) -> list[Change]:
+    client = _client()
     from mlflow.exceptions import MlflowException
 
-    client = _client()
     changes = []
     if "experiment" in kinds:
         found = client.get_experiment_by_name(experiment_name(conf))
@@ -369,9 +373,9 @@ def _plan_mlflow(conf: Settings, kinds: tuple[str, ...]) -> list[Change]:
 
 
 def _apply_mlflow(conf: Settings) -> None:
+    client = _client()
     from mlflow.exceptions import MlflowException
 
-    client = _client()
     name = experiment_name(conf)
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage != "active":
