@@ -24,6 +24,7 @@ keeps their properties and constraints once the pipeline has written them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import lablib
@@ -234,12 +235,38 @@ def _apply_topic(conf: Settings) -> None:
     if have is None:
         new = NewTopic(want.name, num_partitions=want.partitions, replication_factor=1, config=dict(want.config))
         admin.create_topics([new])[want.name].result(timeout=30)
+        _await_leaders(admin, want.name, want.partitions)
         return
     if len(have.partitions) < want.partitions:
         admin.create_partitions([NewPartitions(want.name, want.partitions)])[want.name].result(timeout=30)
+        _await_leaders(admin, want.name, want.partitions)
     entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in want.config.items()]
     resource = ConfigResource(ResourceType.TOPIC, want.name, incremental_configs=entries)
     admin.incremental_alter_configs([resource])[resource].result(timeout=30)
+
+
+def _await_leaders(admin, name: str, partitions: int, timeout: float = 30) -> None:
+    # a topic is usable once each partition has a leader that answers: asked too early, the broker says
+    # NOT_LEADER_FOR_PARTITION, and the replay's first watermark query (pipeline.topic_size) would fail
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer({**lablib.kafka_config(), "group.id": "mat-platform-resources", "log_level": 3})
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            meta = admin.list_topics(name, timeout=10).topics.get(name)
+            ready = meta is not None and meta.error is None and len(meta.partitions) >= partitions
+            try:
+                if ready and all(
+                    consumer.get_watermark_offsets(TopicPartition(name, p), timeout=5) for p in meta.partitions
+                ):
+                    return
+            except KafkaException:
+                pass  # not led yet: ask again
+            time.sleep(0.2)
+    finally:
+        consumer.close()
+    raise lablib.LabError(f"topic {name} was created but its partitions have no leader after {timeout:.0f} s")
 
 
 # --------------------------------------------------------------------------- the tables
