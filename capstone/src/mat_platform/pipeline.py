@@ -100,9 +100,7 @@ def reset(conf: Settings) -> list[str]:
 
     from confluent_kafka.admin import AdminClient
 
-    from mat_platform.settings import course
-
-    external = course().kafka_bootstrap
+    external = lablib.targets().kafka
     if external:  # refused before anything is removed: half a reset would leave a run that cannot start
         raise lablib.LabError(
             f"reset deletes a topic only on the embedded broker, and Kafka here is {external} "
