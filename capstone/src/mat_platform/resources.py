@@ -81,13 +81,15 @@ class Change:
 
 
 def experiment_name(conf: Settings) -> str:
-    """The MLflow experiment of this environment and scale (one tracking server per home)."""
-    return f"mat-platform-{conf.env}-{conf.scale}"
+    """The MLflow experiment of this environment and scale (model.py logs its training runs there)."""
+    return model_name(conf)
 
 
 def model_name(conf: Settings) -> str:
-    """The registered model that scores machine risk in this environment and scale."""
-    return f"mat-platform-{conf.env}-{conf.scale}-machine-risk"
+    """The registered model that scores machine risk in this environment and scale (model.py's name)."""
+    from mat_platform import model
+
+    return model.model_name(conf)
 
 
 def topic(conf: Settings) -> Topic:

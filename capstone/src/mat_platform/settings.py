@@ -74,7 +74,7 @@ def external_kafka() -> bool:
 
 def external_mlflow() -> bool:
     """Whether MLflow is one named by MLFLOW_TRACKING_URI (someone else's) rather than the embedded server."""
-    return not course().mlflow_embedded
+    return lablib.targets().mlflow is not None
 
 
 def _require_cluster() -> None:
