@@ -22,9 +22,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# the capstone's package (chapters 11-12 import mat_platform), editable: the notebooks see capstone/src as it is
+# the capstone's package (chapters 11-12 import mat_platform), editable: the notebooks see capstone/src as it
+# is; its build backend (flit-core) is pinned in .[dev], so no download (as chapter 08 builds offline)
 $(VENV)/.capstone: capstone/pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet --no-deps -e capstone
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e capstone
 	@touch $@
 
 system-deps:
