@@ -7,7 +7,7 @@ server, which Maven Central does not serve for the course's Delta (4.4.0 on Spar
 whose code uses any of those says so at its ``lablib.reset`` (its first cell), instead of failing
 halfway with a traceback. FROM_CODE is read from each solution's code cells (tests/test_connect.py
 keeps it equal to what the notebooks' code uses); FAILED_WHEN_TRIED is what did not run when tried.
-Tried over Connect and passed with every check: 08b, 10a.
+Tried over Connect with `lab run` and passed with every check: 07a, 07b, 08a, 08b, 08c, 10a, 11, 12.
 """
 
 from __future__ import annotations
@@ -26,12 +26,15 @@ FROM_CODE: dict[str, dict[str, list[str]]] = {
     "03": {"03a": [_DELTA_TABLE, _MEASURE], "03b": [_DELTA_TABLE], "03c": [_DELTA_TABLE, _MEASURE]},
     "04": {"04": [_DELTA_TABLE, _MEASURE]},
     "06": {"06a": [_DELTA_TABLE], "06c": [_DELTA_TABLE]},
-    "07": {"07b": [_DELTA_TABLE]},
 }
 #: chapter number -> why, for a chapter whose code has none of those gaps but did not run over Connect
-#: when tried (`lab run` with SPARK_REMOTE on `lab up connect`'s server, 2026-12-02)
+#: when tried (`lab run` with SPARK_REMOTE on `lab up connect`'s server, 2026-12-02 and 2026-12-03)
 FAILED_WHEN_TRIED: dict[str, str] = {
     "05": "its Kafka stream stopped mid-batch (the exactly-once exercise) hung over Connect when tried",
+    "09": "its Dagster assets (pipelines/mat) count rows with Delta's DeltaTable API, "
+    "which a Connect session does not offer here",
+    "10": "10b's lineage section attaches the OpenLineage listener to the SparkContext, "
+    "which a Connect session does not have (10a alone runs over Connect)",
 }
 CLASSIC_ONLY = {**{ch: list(parts) for ch, parts in FROM_CODE.items()}, **{ch: [ch] for ch in FAILED_WHEN_TRIED}}
 

@@ -8,7 +8,10 @@ One throw-away LAB_HOME (ports of its own, so the suite's broker is never the on
 2. `lab capstone reset` (refused in one sentence on an external Kafka, then for real): the tables,
    checkpoints, records and the topic go;
 3. prod, on a standalone cluster (master + 2 workers from pip's pyspark, tests/standalone.py), with
-   one worker JVM SIGKILLed while bronze writes.
+   one worker JVM SIGKILLed while bronze writes;
+4. prod again over Spark Connect (`lab up connect` in the same home, SPARK_REMOTE): silver's
+   foreachBatch then runs in the Connect server's Python worker, which imports mat_platform from the
+   course's environment (`make setup` installs it).
 
 Every layer is then counted with delta-rs: bronze holds the replayer's count, each Kafka coordinate
 once; silver one row per key, exactly the generator's count; the cluster's gold tables hold the same
@@ -182,6 +185,29 @@ def cluster_run(home, reset, tmp_path_factory):
     return {"root": root, "produced": produced(root), "layers": layers(root), "stdout": out}
 
 
+@pytest.fixture(scope="module")
+def connect_run(home, cluster_run):
+    """prod on `lab up connect`'s server: the same code, SPARK_REMOTE instead of LAB_SPARK_MASTER."""
+    import shutil
+
+    env, root = home["env"], home["home"] / "capstone" / "prod-ci"
+    cleared = lab("capstone", "reset", "--scale", "ci", env=env, timeout=300)  # the shared topic, afresh
+    assert cleared.returncode == 0, cleared.stdout + cleared.stderr
+    shutil.rmtree(root)  # the cluster run's tables: reset (dev) does not own them
+    up = lab("up", "connect", env=env, timeout=300)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        remote = lab("port", "connect", env=env, timeout=60).stdout.strip()
+        t0 = time.monotonic()
+        out = finish(platform({**env, "SPARK_REMOTE": f"sc://127.0.0.1:{remote}",
+                               "KAFKA_BOOTSTRAP_SERVERS": home["bootstrap"]}, "run", "--env", "prod"))
+        home["times"]["prod over Spark Connect"] = time.monotonic() - t0
+        log = (home["home"] / "logs" / "connect.log").read_text(errors="replace")
+    finally:
+        lab("down", "connect", env=env, timeout=120)
+    return {"root": root, "produced": produced(root), "layers": layers(root), "stdout": out, "log": log}
+
+
 def _exactly_once(run: dict, home: Path) -> None:
     bronze, silver = run["layers"]["bronze.telemetry"], run["layers"]["silver.telemetry"]
     # 0 lost, 0 duplicated: as many bronze rows as replayed events, each Kafka coordinate once
@@ -229,3 +255,15 @@ def test_the_cluster_run_survives_a_lost_worker_with_the_local_runs_gold(home, d
     seconds = cu()
     for what, took in home["times"].items():
         print(f"{what}: {took:.1f} s = {took / seconds:.1f} c.u. (1 c.u. = {seconds:.1f} s)")
+
+
+def test_the_run_over_spark_connect_has_the_local_runs_gold(home, dev, connect_run):
+    # silver's batches really ran on the server: its foreachBatch worker says so in the server's log
+    assert "Streaming ForeachBatch worker Completed batch 0" in connect_run["log"]
+    assert connect_run["produced"] == dev["produced"]
+    _exactly_once(connect_run, home["home"])
+    for name in ("silver.telemetry", "gold.machine_hour_features", "gold.daily_sales"):
+        local, remote = dev["layers"][name], connect_run["layers"][name]
+        assert remote["rows"] == local["rows"] and remote["digest"] == local["digest"], name
+    took = home["times"]["prod over Spark Connect"]
+    print(f"prod over Spark Connect: {took:.1f} s = {took / cu():.1f} c.u.")

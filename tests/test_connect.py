@@ -53,7 +53,7 @@ out = {"session": type(spark).__module__, "rows": back.count(),
        "shops": [r.shop for r in back.select("shop").distinct().orderBy("shop").collect()],
        "versions": spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count(),
        "server_sees": spark.conf.get("spark.sql.extensions")}
-lablib.reset("10")  # a chapter that runs over Connect: no refusal
+lablib.reset("07")  # a chapter that runs over Connect: no refusal
 try:
     lablib.reset("03")
 except lablib.LabError as e:
@@ -113,7 +113,8 @@ def test_lab_up_alone_does_not_start_connect():
 
 def test_the_classic_only_list_is_what_the_notebooks_use():
     """Each solution's code cells against Connect's gaps: FROM_CODE in lablib/over_connect.py is exact."""
-    gaps = {"Delta's DeltaTable API": r"\bDeltaTable\b", "the SparkContext (an RDD)": r"\bsparkContext\b|\.rdd\b",
+    # Delta's Spark DeltaTable lives in delta.tables; deltalake's DeltaTable (delta-rs) needs no Spark at all
+    gaps = {"Delta's DeltaTable API": r"\bdelta\.tables\b", "the SparkContext (an RDD)": r"\bsparkContext\b|\.rdd\b",
             "lablib.measure (the Spark UI's job metrics)": r"\blablib\.measure\b"}
     found: dict[str, dict[str, list[str]]] = {}
     for path in sorted((config.REPO / "solutions").glob("*.ipynb")):
@@ -125,3 +126,14 @@ def test_the_classic_only_list_is_what_the_notebooks_use():
             found.setdefault(part[:2], {})[part] = uses
     listed = {ch: {p: sorted(u) for p, u in parts.items()} for ch, parts in over_connect.FROM_CODE.items()}
     assert {ch: {p: sorted(u) for p, u in parts.items()} for ch, parts in found.items()} == listed
+
+
+def test_what_was_tried_decides_each_chapters_answer():
+    """Failed when tried (05, 09, 10): one sentence; passed when tried (07, 08, 11, 12): no refusal."""
+    for chapter in ("05", "09", "10"):
+        why = over_connect.refusal(chapter)
+        assert why and why.startswith(f"chapter {chapter} cannot run over Spark Connect (SPARK_REMOTE is set): ")
+        assert why.endswith("unset SPARK_REMOTE to run it on the local session")
+    assert "OpenLineage listener" in over_connect.refusal("10")
+    for chapter in ("07", "08", "11", "12"):
+        assert over_connect.refusal(chapter) is None, chapter
