@@ -1,8 +1,8 @@
 """The capstone as one Dagster job (capstone/src/mat_platform/orchestration.py) and its quality gates.
 
 One child process, a fresh LAB_HOME (a space in its name), CI-scale data, one JVM: the job runs in
-process with its bronze stage made to fail once (the retry policy must carry it), then again (it must
-add nothing), then gold's daily_sales is backfilled for two days (twice: the same rows), then a
+process with its bronze stage made to fail once (the retry policy must carry it), through the model
+stage (train, score and the risk gate), then again (it must add nothing, predictions included), then gold's daily_sales is backfilled for two days (twice: the same rows), then a
 duplicate key is planted in silver and the job must stop at silver's gate with its sentence. The
 child prints what it saw as JSON; the tests judge it.
 """
@@ -33,7 +33,8 @@ seen = {}
 def versions():
     return {f"{layer}.{name}": DeltaTable(str(conf.table(layer, name))).version()
             for layer, name in [("bronze", "telemetry"), ("silver", "telemetry"),
-                                ("gold", "machine_hour_features"), ("gold", "daily_sales")]}
+                                ("gold", "machine_hour_features"), ("gold", "daily_sales"),
+                                ("gold", "machine_risk")]}
 
 def sales(days):
     t = DeltaTable(str(conf.table("gold", "daily_sales"))).to_pyarrow_table().to_pylist()
@@ -44,7 +45,10 @@ first, instance = orchestration.run_once(fail_once="bronze")
 seen["first"] = {"success": first.success, "steps": course.run_table(first, instance),
                  "failure": orchestration.failure(first), "versions": versions(),
                  "checks": {e.check_name: e.passed for e in first.get_asset_check_evaluations()},
-                 "upstream": quality.upstream(conf, "gold.machine_hour_features")}
+                 "upstream": quality.upstream(conf, "gold.machine_hour_features"),
+                 "risk_upstream": quality.upstream(conf, "gold.machine_risk"),
+                 "risk_rows": len(DeltaTable(str(conf.table("gold", "machine_risk"))).to_pyarrow_table()),
+                 "hours": len(DeltaTable(str(conf.table("gold", "machine_hour_features"))).to_pyarrow_table())}
 second, _ = orchestration.run_once(instance=instance)
 seen["second"] = {"success": second.success, "versions": versions(), "failure": orchestration.failure(second)}
 
@@ -90,7 +94,11 @@ def seen(tmp_path_factory):
     finally:
         down = subprocess.run([sys.executable, "-m", "lablib.cli", "capstone", "down"], env=env,
                               capture_output=True, text=True, timeout=HANG_SECONDS)
+        # the job's model stage started the home's MLflow on first use: stop every service of this home
+        rest = subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], env=env,
+                              capture_output=True, text=True, timeout=HANG_SECONDS)
         assert down.returncode == 0, down.stdout + down.stderr
+        assert rest.returncode == 0, rest.stdout + rest.stderr
 
 
 @pytest.mark.services
@@ -99,15 +107,19 @@ def test_the_job_runs_every_stage_and_its_gates_once(seen):
     assert first["success"], first["failure"]
     steps = {row["step"]: row["status"] for row in first["steps"]}
     assert steps == {"telemetry_topic": "succeeded", "bronze_telemetry": "succeeded",
-                     "silver_telemetry": "succeeded", "gold": "succeeded"}
-    assert first["checks"] == {"bronze_gate": True, "silver_gate": True, "gold_gate": True}
+                     "silver_telemetry": "succeeded", "gold": "succeeded", "machine_risk": "succeeded"}
+    assert first["checks"] == {"bronze_gate": True, "silver_gate": True, "gold_gate": True, "risk_gate": True}
+    # the model stage scored every gold machine-hour once, and its lineage starts at gold
+    assert first["risk_rows"] == first["hours"] > 0
+    assert first["risk_upstream"][0] == "gold.machine_hour_features"
 
 
 @pytest.mark.services
 def test_the_retry_policy_carries_a_stage_that_fails_once(seen):
     attempts = {row["step"]: row["attempts"] for row in seen["first"]["steps"]}
     # bronze's first attempt raised (fail_once), its retry succeeded; nothing else ran twice
-    assert attempts == {"telemetry_topic": 1, "bronze_telemetry": 2, "silver_telemetry": 1, "gold": 1}
+    assert attempts == {"telemetry_topic": 1, "bronze_telemetry": 2, "silver_telemetry": 1, "gold": 1,
+                        "machine_risk": 1}
 
 
 @pytest.mark.services
@@ -147,4 +159,5 @@ def test_a_duplicate_key_planted_in_silver_stops_the_job_at_silvers_gate(seen):
     assert planted["failure"] == "silver gate: 1 duplicate (machine_id, event_time) key(s) in silver.telemetry"
     steps = {row["step"]: row["status"] for row in planted["steps"]}
     assert steps.get("gold", "not run") in ("skipped", "not run")
+    assert steps.get("machine_risk", "not run") in ("skipped", "not run")
     assert planted["gold_unchanged"]

@@ -1,10 +1,14 @@
 """The platform as one Dagster job (chapter 09): the stages of :mod:`mat_platform.pipeline` as assets.
 
     telemetry_topic -> bronze_telemetry -> silver_telemetry -> machine_hour_features, daily_sales
+                                                                machine_hour_features -> machine_risk
 
 * job ``capstone``: every stage once, in process (one Spark JVM for all steps), each asset with its
   blocking quality gate as an asset check (:mod:`mat_platform.quality`): a failed gate stops the
   assets below it. Each stage records its lineage.
+* ``machine_risk``: chapter 06's model trained on gold (a new version only when gold changed, promoted
+  by rule) and the champion's risk MERGEd into gold.machine_risk, with its own gate; left out of a
+  run where the environment has no model stages (prod without MLFLOW_TRACKING_URI).
 * the stages that talk to Kafka retry (:data:`SERVICE_RETRY`): a broker that answers late is tried again.
 * schedule ``hourly_capstone``: the job every hour, stopped until someone turns it on (UI or CLI).
 * job ``daily_sales_backfill``: gold's daily_sales rebuilt for a range of days (daily partitions,
@@ -32,7 +36,7 @@ SERVICE_RETRY = dg.RetryPolicy(max_retries=2, delay=2.0, backoff=dg.Backoff.EXPO
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-12-02", end_date="2025-01-01")
 GROUP = "capstone"
 #: the job's steps in the order they run (a run's event log does not list them in that order)
-STEPS = ("telemetry_topic", "bronze_telemetry", "silver_telemetry", "gold")
+STEPS = ("telemetry_topic", "bronze_telemetry", "silver_telemetry", "gold", "machine_risk")
 
 
 class Platform(dg.ConfigurableResource):
@@ -130,6 +134,28 @@ def gold(context: dg.AssetExecutionContext, platform: Platform, spark: SparkReso
     yield _gate("gold", conf, session, "machine_hour_features")
 
 
+@dg.asset(
+    group_name=GROUP,
+    deps=["machine_hour_features"],
+    kinds={"mlflow", "spark", "delta"},
+    check_specs=_check("risk", "machine_risk", "one row per machine-hour, scored by the champion, risk in 0 … 1"),
+)
+def machine_risk(context: dg.AssetExecutionContext, platform: Platform, spark: SparkResource):
+    """Train on gold (registered, promoted by rule), then score every machine-hour the champion has not."""
+    conf = platform.conf()
+    if not pipeline.model_stages(conf):  # run_once leaves it out; a run from the UI gets the reason
+        raise lablib.LabError(
+            f"{conf.env} has no model stages without MLFLOW_TRACKING_URI; set it to a tracking server"
+        )
+    platform.attempt(context, "score")
+    session = spark.session()
+    trained = pipeline.train(conf, session)
+    rows = pipeline.score(conf, session)
+    quality.record(conf, "score", context.run_id)
+    yield dg.MaterializeResult(metadata={"rows": rows, "model_version": str(trained.get("version", ""))})
+    yield _gate("risk", conf, session, "machine_risk")
+
+
 capstone_job = dg.define_asset_job(
     "capstone", selection=dg.AssetSelection.groups(GROUP), executor_def=dg.in_process_executor
 )
@@ -180,7 +206,7 @@ def resources(**platform) -> dict:
 
 
 defs = dg.Definitions(
-    assets=[telemetry_topic, bronze_telemetry, silver_telemetry, gold],
+    assets=[telemetry_topic, bronze_telemetry, silver_telemetry, gold, machine_risk],
     jobs=[capstone_job, daily_sales_backfill],
     schedules=[hourly_capstone],
     resources=resources(),
@@ -200,10 +226,13 @@ def run_once(env: str = "dev", instance=None, **platform):
 
     instance = instance or orchestration.instance()
     job = defs.resolve_job_def("capstone")
+    # no model stages (prod without MLFLOW_TRACKING_URI): every asset but machine_risk, with their checks
+    without_model = [key for key in job.asset_layer.executable_asset_keys if key != dg.AssetKey("machine_risk")]
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
         run_config=QUIET,
+        asset_selection=None if pipeline.model_stages(settings.load(env)) else without_model,
         resources={"platform": Platform(env=env, **platform), "spark": SparkResource()},
     )
     return result, instance

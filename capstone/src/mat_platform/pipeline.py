@@ -214,6 +214,12 @@ def gold(conf: Settings, spark) -> dict[str, int]:
     return rows
 
 
+def model_stages(conf: Settings) -> bool:
+    """Whether this environment trains and scores: dev always (the embedded MLflow), prod only with
+    MLFLOW_TRACKING_URI (prod never falls back to an embedded server)."""
+    return conf.env == "dev" or bool(external_mlflow())
+
+
 def model_versions(conf: Settings, spark) -> int:
     """:func:`train` (a new version only when gold changed), then the versions registered so far."""
     train(conf, spark)
@@ -244,10 +250,12 @@ def run(conf: Settings) -> list[dict]:
         timed(layer, stage, conf, spark)
         quality.record(conf, layer)  # lineage: what the stage read and wrote
         quality.require(quality.gate(layer, conf, spark))  # a failed gate stops the run here
-    # the model's rows: versions registered so far, then the predictions table's rows
-    if conf.env == "dev" or external_mlflow():  # prod never falls back to an embedded MLflow: no model then
+    # the model's rows: versions registered so far, then the predictions table's rows and their gate
+    if model_stages(conf):
         timed("model.versions", model_versions, conf, spark)
         timed("gold.machine_risk", score, conf, spark)
+        quality.record(conf, "score")
+        quality.require(quality.gate("risk", conf, spark))
     write_record(conf.state / "last_run.json", report)
     return report
 

@@ -8,7 +8,10 @@ and wrote.
     as many records as the topic;
   - silver: the event key (machine_id, event_time) is unique and never null (a null event_time is a
     timestamp that did not parse);
-  - gold: one row per machine and hour, and the features in their physical range.
+  - gold: one row per machine and hour, and the features in their physical range; one row per day
+    and channel of daily sales, never a null key or a negative figure;
+  - risk (the predictions): one row per machine and hour, every risk in 0 … 1 and its at_risk flag
+    agreeing with the threshold, every gold machine-hour scored by the champion version.
 
 * Lineage is recorded as OpenLineage run events (one COMPLETE event per stage, the table versions it
   read and wrote as facets) in ``state/lineage.jsonl``; chapter 10's readers
@@ -39,6 +42,7 @@ RANGES = {
     "warnings": (0.0, 10_000.0),
 }
 GOLD_KEY = ("machine_id", "hour")
+SALES_KEY = ("order_date", "channel")
 
 
 class GateFailed(lablib.LabError):
@@ -129,6 +133,64 @@ def gold_problems(features) -> list[str]:
     return problems
 
 
+def sales_problems(sales) -> list[str]:
+    """gold.daily_sales's problems: a second row for a day and channel, a null key, a negative figure."""
+    from pyspark.sql import functions as F
+
+    key_null = F.col("order_date").isNull() | F.col("channel").isNull()
+    negative = (F.col("orders") < 0) | (F.col("units") < 0) | (F.col("revenue") < 0)
+    got = sales.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(key_null.cast("int")).alias("nulls"),
+        F.countDistinct(*SALES_KEY).alias("keys"),
+        F.sum(negative.cast("int")).alias("negative"),
+    ).first()
+    nulls, problems = got.nulls or 0, []
+    if got.n - nulls != got.keys:
+        problems.append(
+            f"gold gate: {got.n - nulls - got.keys} extra row(s) for a day and channel in gold.daily_sales "
+            "(one row per day and channel expected)"
+        )
+    if nulls:
+        problems.append(f"gold gate: {nulls} row(s) of gold.daily_sales with a null order_date or channel")
+    if got.negative:
+        problems.append(f"gold gate: {got.negative} row(s) of gold.daily_sales with negative orders, units or revenue")
+    return problems
+
+
+def risk_problems(risk, hours: int, champion: str | None, threshold: float) -> list[str]:
+    """gold.machine_risk's problems: a second row for a machine-hour, a risk outside 0 … 1, an at_risk flag
+    that disagrees with ``risk >= threshold``, or gold machine-hours (``hours`` of them) the champion
+    version has not scored."""
+    from pyspark.sql import functions as F
+
+    if champion is None:
+        return ["risk gate: the model has no champion version, so gold.machine_risk was not scored"]
+    risk_bad = F.col("risk").isNull() | ~F.col("risk").between(0.0, 1.0)
+    got = risk.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct(*GOLD_KEY).alias("keys"),
+        F.sum(risk_bad.cast("int")).alias("risk_bad"),
+        F.sum((F.col("at_risk") != (F.col("risk") >= threshold)).cast("int")).alias("flag_bad"),
+        F.sum((F.col("model_version") == champion).cast("int")).alias("by_champion"),
+    ).first()
+    problems = []
+    if got.n != got.keys:
+        problems.append(f"risk gate: {got.n - got.keys} extra row(s) for a machine and hour in gold.machine_risk")
+    if got.risk_bad:
+        problems.append(f"risk gate: {got.risk_bad} risk value(s) missing or outside 0 … 1 in gold.machine_risk")
+    if got.flag_bad:
+        problems.append(
+            f"risk gate: {got.flag_bad} at_risk flag(s) disagree with risk >= {threshold:.3g} in gold.machine_risk"
+        )
+    if (got.by_champion or 0) != hours:
+        problems.append(
+            f"risk gate: {got.by_champion or 0} of {hours} gold machine-hours scored by the champion "
+            f"(version {champion}) in gold.machine_risk"
+        )
+    return problems
+
+
 def require(problems: list[str]) -> None:
     """Stop the run with the first problem (one sentence naming the layer), if any."""
     if problems:
@@ -137,8 +199,8 @@ def require(problems: list[str]) -> None:
 
 # --------------------------------------------------------------------------- gates on the platform's tables
 def gate(layer: str, conf: Settings, spark) -> list[str]:
-    """The problems of ``layer`` (bronze, silver or gold) as its tables are now."""
-    from mat_platform import pipeline
+    """The problems of ``layer`` (bronze, silver, gold or risk) as its tables are now."""
+    from mat_platform import model, pipeline
 
     def load(table_layer: str, name: str):
         return spark.read.format("delta").load(str(conf.table(table_layer, name)))
@@ -148,7 +210,15 @@ def gate(layer: str, conf: Settings, spark) -> list[str]:
     if layer == "silver":
         return silver_problems(load("silver", "telemetry"))
     if layer == "gold":
-        return gold_problems(load("gold", "machine_hour_features"))
+        return gold_problems(load("gold", "machine_hour_features")) + sales_problems(load("gold", "daily_sales"))
+    if layer == "risk":
+        champion = model.champion_version(conf)
+        if champion is None:
+            return risk_problems(None, 0, None, model.RISK_THRESHOLD)
+        if not (conf.table("gold", "machine_risk") / "_delta_log").exists():
+            return ["risk gate: gold.machine_risk does not exist (score has not run)"]
+        hours = load("gold", "machine_hour_features").count()
+        return risk_problems(load("gold", "machine_risk"), hours, champion, model.RISK_THRESHOLD)
     raise ValueError(f"no quality gate for layer {layer!r}")
 
 
