@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,8 +189,6 @@ def cluster_run(home, reset, tmp_path_factory):
 @pytest.fixture(scope="module")
 def connect_run(home, cluster_run):
     """prod on `lab up connect`'s server: the same code, SPARK_REMOTE instead of LAB_SPARK_MASTER."""
-    import shutil
-
     env, root = home["env"], home["home"] / "capstone" / "prod-ci"
     cleared = lab("capstone", "reset", "--scale", "ci", env=env, timeout=300)  # the shared topic, afresh
     assert cleared.returncode == 0, cleared.stdout + cleared.stderr

@@ -2,9 +2,10 @@
 
 One child process, a fresh LAB_HOME (a space in its name), CI-scale data, one JVM: the job runs in
 process with its bronze stage made to fail once (the retry policy must carry it), through the model
-stage (train, score and the risk gate), then again (it must add nothing, predictions included), then gold's daily_sales is backfilled for two days (twice: the same rows), then a
-duplicate key is planted in silver and the job must stop at silver's gate with its sentence. The
-child prints what it saw as JSON; the tests judge it.
+stage (train, score and the risk gate), then again (it must add nothing, predictions included), then
+gold's daily_sales is backfilled for two days (twice: the same rows), then a duplicate key is planted
+in silver and the job must stop at silver's gate with its sentence. The child prints what it saw as
+JSON; the tests judge it.
 """
 
 from __future__ import annotations

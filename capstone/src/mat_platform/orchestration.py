@@ -152,7 +152,7 @@ def machine_risk(context: dg.AssetExecutionContext, platform: Platform, spark: S
     trained = pipeline.train(conf, session)
     rows = pipeline.score(conf, session)
     quality.record(conf, "score", context.run_id)
-    yield dg.MaterializeResult(metadata={"rows": rows, "model_version": str(trained.get("version", ""))})
+    yield dg.MaterializeResult(metadata={"rows": rows, "model_version": trained["version"]})
     yield _gate("risk", conf, session, "machine_risk")
 
 
