@@ -52,8 +52,8 @@ __version__ = "0.1.0"
 
 def targets():
     """The scale (LAB_SCALE) and the services given from outside: ``.kafka`` (KAFKA_BOOTSTRAP_SERVERS) and
-    ``.spark`` (SPARK_REMOTE or a cluster's LAB_SPARK_MASTER), ``.mlflow`` (MLFLOW_TRACKING_URI), None where
-    the course's own are used."""
+    ``.spark`` (SPARK_REMOTE or a cluster's LAB_SPARK_MASTER), ``.mlflow`` (MLFLOW_TRACKING_URI),
+    ``.registry`` (SCHEMA_REGISTRY_URL), None where the course's own are used."""
     from lablib.config import targets
 
     return targets()

@@ -177,13 +177,15 @@ class Targets:
     kafka: str | None  # KAFKA_BOOTSTRAP_SERVERS: someone else's broker; None: the embedded one
     spark: str | None  # SPARK_REMOTE, or a LAB_SPARK_MASTER that is not local[...]; None: Spark in local mode
     mlflow: str | None = None  # MLFLOW_TRACKING_URI: someone else's tracking server; None: the embedded one
+    registry: str | None = None  # SCHEMA_REGISTRY_URL: someone else's schema registry; None: the embedded one
 
 
 def targets() -> Targets:
     """The scale and the services that are not the embedded ones, from :func:`settings`."""
     s = settings()
     cluster = s.spark_remote or (None if s.spark_master.startswith("local") else s.spark_master)
-    return Targets(scale=s.scale, kafka=s.kafka_bootstrap, spark=cluster, mlflow=s.mlflow_uri)
+    return Targets(scale=s.scale, kafka=s.kafka_bootstrap, spark=cluster, mlflow=s.mlflow_uri,
+                   registry=s.registry_url)
 
 
 def settings() -> Settings:

@@ -91,7 +91,8 @@ def produce(conf: Settings) -> int:
 
 
 def reset(conf: Settings) -> list[str]:
-    """Remove this environment-scale's tables, checkpoints and records and delete its topic: the next run starts fresh.
+    """Remove this environment-scale's tables, checkpoints and records and delete its topic (and the
+    topic's subject on the embedded registry when it runs): the next run starts fresh.
 
     Only the embedded broker's topic is deleted; on a Kafka named by KAFKA_BOOTSTRAP_SERVERS nothing
     is touched (the topic is someone else's) and the refusal says so. Returns what was removed.
@@ -118,6 +119,7 @@ def reset(conf: Settings) -> list[str]:
                 raise lablib.LabError(f"topic {conf.topic} is still listed 30 s after its deletion; run reset again")
             time.sleep(0.2)
         removed.append(f"topic {conf.topic}")
+    removed += _forget_subject(conf)
     if conf.root.exists():
         # renamed first, then deleted: a reset interrupted halfway never leaves half a table where a run looks
         doomed = conf.root.with_name(f".{conf.root.name}.{os.getpid()}.deleting")
@@ -125,6 +127,24 @@ def reset(conf: Settings) -> list[str]:
         shutil.rmtree(doomed)
         removed.append(f"tables, checkpoints and records in {lablib.rel(conf.root)}")
     return removed
+
+
+def _forget_subject(conf: Settings) -> list[str]:
+    """Delete the topic's registry subject (resources.subject) on the embedded registry, if it runs:
+    a registry that is down is not started only to be cleared (its subject, as declared, is harmless)."""
+    from lablib import services
+
+    if lablib.targets().registry or "registry" not in services.running():
+        return []
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    client = SchemaRegistryClient({"url": lablib.registry_url()})
+    name = f"{conf.topic}-value"
+    if name not in client.get_subjects():
+        return []
+    client.delete_subject(name)
+    client.delete_subject(name, permanent=True)  # the name free again, as after a topic's deletion
+    return [f"subject {name}"]
 
 
 def _count(spark, path: Path) -> int:

@@ -6,6 +6,8 @@ What the platform needs before its first run, written down once:
   (``settings.TABLE_PROPERTIES`` and the catalog tags of chapter 10, ``mat.*``), and CHECK
   constraints that refuse a bad row from any writer;
 * the Kafka topic: partitions, ``retention.ms`` and ``cleanup.policy``;
+* the topic's subject in the schema registry (``<topic>-value``): the JSON Schema of a reading as the
+  replayer sends it, and the compatibility rule every later version must keep (BACKWARD);
 * the MLflow experiment and the registered model's name.
 
 ``plan(conf)`` compares that declaration with what exists and returns the changes, one readable
@@ -15,7 +17,8 @@ next ``plan`` as drift, which ``apply`` puts back. Terraform does the same with 
 state is the services themselves, read each time, so nothing can fall out of step with them.
 
 Some differences cannot be applied in place (fewer partitions than a topic has, a column of another
-type): the plan says so and ``apply`` refuses them rather than dropping data.
+type, a schema the registry finds incompatible with the version it holds): the plan says so and
+``apply`` refuses them rather than dropping data or breaking a consumer.
 
 The gold tables are replaced by the pipeline in each run with their full shape (31 feature columns),
 so only the columns others rely on are declared for them and ``apply`` does not create them: it
@@ -24,6 +27,7 @@ keeps their properties and constraints once the pipeline has written them.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -32,7 +36,7 @@ import lablib
 from mat_platform.settings import TABLE_PROPERTIES, Settings
 
 #: the kinds of resource, in the order apply makes them
-KINDS = ("topic", "table", "experiment", "model")
+KINDS = ("topic", "subject", "table", "experiment", "model")
 #: who answers for the platform's data (chapter 10's catalog tag)
 OWNER = "platform-team@megaawesometoys.example"
 
@@ -68,6 +72,13 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Subject:
+    name: str  # <topic>-value: the registry's topic-name strategy, what Confluent's serializers look up
+    schema: dict  # a JSON Schema
+    compatibility: str  # what each new version must keep with the one before (BACKWARD: new readers read old data)
+
+
+@dataclass(frozen=True)
 class Change:
     """One difference between the declaration and what exists."""
 
@@ -96,6 +107,27 @@ def topic(conf: Settings) -> Topic:
     # retention -1: the replay dates its events in 2024, and the topic is the record the counts are
     # checked against, so the broker's time retention must never remove them
     return Topic(conf.topic, partitions=3, config={"retention.ms": "-1", "cleanup.policy": "delete"})
+
+
+def subject(conf: Settings) -> Subject:
+    """The topic's value subject: a reading as the replayer sends it, every field as JSON text or null.
+
+    The fields are the telemetry dataset's own (``lablib.data.schema``), the list silver parses from;
+    types are text because the replayer sends the factory's values as they came, dirt included, and
+    silver casts them (a malformed number becomes null, never a lost row).
+    """
+    fields = [f.split()[0] for f in lablib.data.schema("telemetry").split(", ")]
+    return Subject(
+        f"{conf.topic}-value",
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "factory telemetry reading",
+            "type": "object",
+            "properties": {name: {"type": ["string", "null"]} for name in fields},
+            "required": fields,
+        },
+        "BACKWARD",
+    )
 
 
 def tables() -> list[Table]:
@@ -154,6 +186,8 @@ def plan(conf: Settings, kinds: tuple[str, ...] = KINDS, declared: list[Table] |
     changes: list[Change] = []
     if "topic" in kinds:
         changes += _plan_topic(conf)
+    if "subject" in kinds:
+        changes += _plan_subject(conf)
     if "table" in kinds:
         for table in tables() if declared is None else declared:
             changes += _plan_table(conf, table)
@@ -168,7 +202,13 @@ def apply(conf: Settings, kinds: tuple[str, ...] = KINDS, declared: list[Table] 
     refused = [str(c) for c in changes if c.action == "refuse"]
     if refused:
         raise lablib.LabError("cannot apply in place: " + "; ".join(refused) + " (remove the resource to recreate it)")
-    steps = {"topic": _apply_topic, "table": _apply_table, "experiment": _apply_mlflow, "model": _apply_mlflow}
+    steps = {
+        "topic": _apply_topic,
+        "subject": _apply_subject,
+        "table": _apply_table,
+        "experiment": _apply_mlflow,
+        "model": _apply_mlflow,
+    }
     done = set()
     for change in changes:  # each kind's step makes all of that kind's changes at once
         step = steps[change.resource.split(" ", 1)[0]]
@@ -269,6 +309,113 @@ def _await_leaders(admin, name: str, partitions: int, timeout: float = 30) -> No
     finally:
         consumer.close()
     raise lablib.LabError(f"topic {name} was created but its partitions have no leader after {timeout:.0f} s")
+
+
+# --------------------------------------------------------------------------- the registry subject
+def _registry():
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    # a new client each time: the client keeps the latest version it read, and drift is what changed since
+    return SchemaRegistryClient({"url": lablib.registry_url()})
+
+
+def _registered(client, name: str):
+    """The subject's latest version, or None when the registry has no such subject."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        return client.get_latest_version(name)
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise
+
+
+def _compatibility(client, name: str) -> str | None:
+    """The subject's own compatibility rule (None: it has none and the registry's global rule applies)."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        return client.get_compatibility(name)
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise
+
+
+def _json_schema(want: Subject):
+    from confluent_kafka.schema_registry import Schema
+
+    return Schema(json.dumps(want.schema, sort_keys=True), "JSON")
+
+
+def _declared_version(client, want: Subject) -> int | None:
+    """The version under which the subject holds the declared schema (None: never registered there)."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        return client.lookup_schema(want.name, _json_schema(want)).version
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            return None
+        raise
+
+
+def _plan_subject(conf: Settings) -> list[Change]:
+    want = subject(conf)
+    client = _registry()
+    label = f"subject {want.name}"
+    latest = _registered(client, want.name)
+    if latest is None:
+        fields = len(want.schema["properties"])
+        return [Change("create", label, f"JSON Schema of {fields} fields, compatibility {want.compatibility}")]
+    changes = []
+    if json.loads(latest.schema.schema_str) != want.schema:
+        declared = _declared_version(client, want)
+        if declared is not None:
+            # registering it again would only return its old id: the later versions must go instead
+            later = ", ".join(str(v) for v in client.get_versions(want.name) if v > declared)
+            changes.append(
+                Change(
+                    "update",
+                    label,
+                    f"version(s) {later} registered after the declared version {declared}: retire them "
+                    "(a soft delete: records written with them still resolve their schema)",
+                )
+            )
+        elif client.test_compatibility(want.name, _json_schema(want)):
+            # the registry judges the new version against the one it holds, under the subject's rule
+            changes.append(Change("update", label, f"version {latest.version} differs: register the declared schema"))
+        else:
+            changes.append(
+                Change(
+                    "refuse",
+                    label,
+                    f"version {latest.version} differs and the declared schema is not compatible with it "
+                    "(consumers of that version could not read the new one)",
+                )
+            )
+    have = _compatibility(client, want.name)
+    if have != want.compatibility:
+        changes.append(Change("update", label, f"compatibility {have or 'the global rule'} -> {want.compatibility}"))
+    return changes
+
+
+def _apply_subject(conf: Settings) -> None:
+    want = subject(conf)
+    client = _registry()
+    latest = _registered(client, want.name)
+    if latest is None or json.loads(latest.schema.schema_str) != want.schema:
+        declared = _declared_version(client, want)
+        if declared is None:
+            client.register_schema(want.name, _json_schema(want))
+        else:
+            for version in sorted(client.get_versions(want.name), reverse=True):
+                if version > declared:
+                    client.delete_version(want.name, version)
+    # after the first version: the registry keeps a rule per subject it already has
+    if _compatibility(client, want.name) != want.compatibility:
+        client.set_compatibility(want.name, want.compatibility)
 
 
 # --------------------------------------------------------------------------- the tables
