@@ -7,7 +7,8 @@ budget in c.u. means the same on a laptop, a Codespace or a busy CI runner; a bu
 from one fast machine fails every slower one.
 
     cal = calibration.measure()          # one sample (about 15 s on the README's machine)
-    cal = cal.confirmed()                # median of 3, taken before calling a notebook over budget
+    cal = cal.confirmed()                # median of 3: before calling a notebook over budget, and up
+                                         # front for CI's session and `lab run --strict` of several notebooks
     verdict(seconds=70, budget_cu=6, calibration=cal)
 """
 

@@ -107,3 +107,22 @@ def test_strict_runs_enforce_the_budget_and_learner_runs_only_report_it(tmp_path
     small = notebooks.execute(slow, scale="small", progress=False, strict=True, calibration=cal)
     assert small.status == "ok"  # budgets are set at CI scale only
     assert "| 99 | 99_tiny.ipynb | over budget |" in notebooks.table([strict])
+
+
+@pytest.mark.parametrize(("names", "strict", "samples"), [(["00", "01"], True, 3), (["00"], True, 1),
+                                                           (["00", "01"], False, 1)])
+def test_an_authors_run_of_several_notebooks_is_judged_against_a_median_of_3(monkeypatch, tmp_path, capsys,
+                                                                              names, strict, samples):
+    from lablib import services
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path))
+    monkeypatch.delenv("LAB_CALIBRATION_SECONDS", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(calibration, "sample", lambda: {"session": 7.0, "first_job": 3.0, "first_delta_write": 5.0})
+    monkeypatch.setattr(calibration, "_current", None)
+    monkeypatch.setattr(services, "running", set)
+    judged_with = []
+    monkeypatch.setattr(notebooks, "_run_all", lambda *a, calibration, **k: judged_with.append(calibration) or [])
+    assert notebooks.run_cli(names, strict=strict) == 0
+    assert len(judged_with[0].samples) == samples
+    assert ("median of 3" if samples == 3 else "one sample") in capsys.readouterr().out
