@@ -59,6 +59,8 @@ def test_clean_tables_keep_their_contracts_and_leave_no_view_behind(spark):
     assert test(SILVER, silver_rows(spark)) == []
     views = {t.name for t in spark.catalog.listTables() if t.isTemporary}
     assert views.isdisjoint({"machine_risk", "daily_sales", "silver_telemetry"})
+    # datacontract-cli's Spark backend sets these on the session: put back as they were
+    assert spark.conf.get("spark.sql.mapKeyDedupPolicy") == "EXCEPTION"
 
 
 def test_a_renamed_required_column_is_named(spark):
