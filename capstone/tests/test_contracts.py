@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from pyspark.sql import functions as F
 
 from mat_platform import contracts
@@ -146,17 +145,38 @@ def test_check_says_when_the_table_is_missing(tmp_path):
     ]
 
 
-def test_check_does_not_test_again_a_version_that_kept_this_contract(tmp_path):
-    import hashlib
+class Reader:
+    """Enough of a SparkSession for check() to name the table version it would read."""
 
+    def __init__(self):
+        self.read, self.options = self, {}
+
+    def format(self, name):
+        return self
+
+    def option(self, key, value):
+        self.options[key] = value
+        return self
+
+    def load(self, where):
+        return ("frame", self.options["versionAsOf"])
+
+
+def test_check_tests_a_table_version_once_per_contract_text(tmp_path, monkeypatch):
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    settings = conf(tmp_path)
+    settings, tested = conf(tmp_path), []
     write_deltalake(str(settings.table("gold", "daily_sales")), pa.table({"order_date": [DAY]}))
-    sha = hashlib.sha256(contracts.load(SALES).encode()).hexdigest()
-    contracts._write(settings.state / "contracts.json", {SALES: {"table_version": 0, "contract_sha256": sha}})
-    assert contracts.check(settings, None, SALES) == []  # no Spark needed: nothing is tested
-    # an edited contract (another sha) or a forced check would test it: with no Spark here, that raises
-    with pytest.raises(AttributeError):
-        contracts.check(settings, None, SALES, force=True)
+    verdicts = iter([["contract gold.daily_sales fails the check 'x': y"], [], []])
+    monkeypatch.setattr(contracts, "test_frame", lambda text, frame, label: tested.append(frame) or next(verdicts))
+
+    assert contracts.check(settings, Reader(), SALES) == ["contract gold.daily_sales fails the check 'x': y"]
+    assert not (settings.state / "contracts.json").exists()  # a failed version is not recorded
+    assert contracts.check(settings, Reader(), SALES) == []  # tested again, kept this time: recorded
+    assert contracts.check(settings, Reader(), SALES) == []  # the same version and text: not tested again
+    assert tested == [("frame", 0), ("frame", 0)]
+    edited = contracts.load(SALES) + "# edited\n"
+    monkeypatch.setattr(contracts, "load", lambda label: edited)
+    assert contracts.check(settings, Reader(), SALES) == [] and len(tested) == 3  # another text: tested again
+    assert contracts._read(settings.state / "contracts.json")[SALES]["table_version"] == 0
