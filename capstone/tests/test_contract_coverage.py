@@ -37,6 +37,10 @@ def test_each_contract_is_odcs_v3_owned_by_the_platform_and_names_its_view(label
     assert owners == [resources.OWNER]
     assert {s["property"] for s in spec["slaProperties"]} >= {"frequency", "freshness"}
     assert len(spec["schema"]) == 1 and contracts.view_name(contracts.load(label)) == spec["schema"][0]["name"]
+    from datacontract.data_contract import DataContract
+
+    lint = DataContract(data_contract_str=contracts.load(label)).lint()  # valid against the ODCS schema
+    assert [c.reason for c in lint.checks if str(c.result.value) != "passed"] == []
 
 
 def test_the_declared_columns_are_in_the_contracts_with_their_type_and_nullability():
