@@ -62,10 +62,11 @@ def platform(tmp_path_factory):
         first = lab("capstone", "run", "--scale", "ci", env=env)
         assert first.returncode == 0, first.stdout + first.stderr[-3000:]
         after_first = read(tables)
+        contracts_first = (root / "state" / "contracts.json").read_text()
         second = lab("capstone", "run", "--scale", "ci", env=env)
         assert second.returncode == 0, second.stdout + second.stderr[-3000:]
         yield {"first": first, "second": second, "after_first": after_first, "after_second": read(tables),
-               "root": root, "env": env, "home": home}
+               "root": root, "env": env, "home": home, "contracts_after_first": contracts_first}
     finally:
         down = lab("capstone", "down", env=env)
         assert down.returncode == 0, down.stdout + down.stderr
@@ -121,6 +122,19 @@ def test_the_champion_scores_every_gold_machine_hour_once(platform):
     trained = json.loads((platform["root"] / "state" / "model.json").read_text())
     assert [(t["gold_version"], t["version"]) for t in trained.values()] == [
         (platform["after_first"]["gold.machine_hour_features"]["version"], "1")]
+
+
+@pytest.mark.services
+def test_every_published_table_kept_its_data_contract_at_the_version_the_run_left(platform):
+    # the gates ran chapter 10's contracts (capstone/contracts) after each stage: each table's version
+    # that kept its contract is recorded, and the second run (no new version) tested none again
+    text = (platform["root"] / "state" / "contracts.json").read_text()
+    assert text == platform["contracts_after_first"]  # the second run changed no table: nothing tested again
+    kept = json.loads(text)
+    assert sorted(kept) == ["gold.daily_sales", "gold.machine_hour_features", "gold.machine_risk", "silver.telemetry"]
+    for label, record in kept.items():
+        assert record["table_version"] == platform["after_second"][label]["version"], label
+    print("contract seconds per table:", {label: record["seconds"] for label, record in kept.items()})
 
 
 #: in the platform's own process: the registry as the first runs left it, then a weaker candidate

@@ -11,7 +11,10 @@ and wrote.
   - gold: one row per machine and hour, and the features in their physical range; one row per day
     and channel of daily sales, never a null key or a negative figure;
   - risk (the predictions): one row per machine and hour, every risk in 0 … 1 and its at_risk flag
-    agreeing with the threshold, every gold machine-hour scored by the champion version.
+    agreeing with the threshold, every gold machine-hour scored by the champion version;
+  - and, after the gate's own, the data contract of each table of the layer (silver.telemetry, the
+    two gold tables, gold.machine_risk): chapter 10's ODCS contracts run by datacontract-cli
+    (:mod:`mat_platform.contracts`), once per table version.
 
 * Lineage is recorded as OpenLineage run events (one COMPLETE event per stage, the table versions it
   read and wrote as facets) in ``state/lineage.jsonl``; chapter 10's readers
@@ -199,18 +202,24 @@ def require(problems: list[str]) -> None:
 
 # --------------------------------------------------------------------------- gates on the platform's tables
 def gate(layer: str, conf: Settings, spark) -> list[str]:
-    """The problems of ``layer`` (bronze, silver, gold or risk) as its tables are now."""
-    from mat_platform import model, pipeline
+    """The problems of ``layer`` (bronze, silver, gold or risk) as its tables are now: the gate's own,
+    then those of the data contracts of the layer's tables (:mod:`mat_platform.contracts`)."""
+    from mat_platform import contracts, model, pipeline
 
     def load(table_layer: str, name: str):
         return spark.read.format("delta").load(str(conf.table(table_layer, name)))
 
+    def with_contracts(problems: list[str]) -> list[str]:
+        return problems + [p for label in contracts.TABLES.get(layer, ()) for p in contracts.check(conf, spark, label)]
+
     if layer == "bronze":
         return bronze_problems(load("bronze", "telemetry"), pipeline.topic_size(conf))
     if layer == "silver":
-        return silver_problems(load("silver", "telemetry"))
+        return with_contracts(silver_problems(load("silver", "telemetry")))
     if layer == "gold":
-        return gold_problems(load("gold", "machine_hour_features")) + sales_problems(load("gold", "daily_sales"))
+        return with_contracts(
+            gold_problems(load("gold", "machine_hour_features")) + sales_problems(load("gold", "daily_sales"))
+        )
     if layer == "risk":
         champion = model.champion_version(conf)
         if champion is None:
@@ -218,7 +227,7 @@ def gate(layer: str, conf: Settings, spark) -> list[str]:
         if not (conf.table("gold", "machine_risk") / "_delta_log").exists():
             return ["risk gate: gold.machine_risk does not exist (score has not run)"]
         hours = load("gold", "machine_hour_features").count()
-        return risk_problems(load("gold", "machine_risk"), hours, champion, model.RISK_THRESHOLD)
+        return with_contracts(risk_problems(load("gold", "machine_risk"), hours, champion, model.RISK_THRESHOLD))
     raise ValueError(f"no quality gate for layer {layer!r}")
 
 
