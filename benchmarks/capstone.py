@@ -11,10 +11,14 @@ and cluster (prod: a master and 2 workers of 1 core from pip's pyspark, tests/st
 3. from the run's report and the gold table's Delta commit time:
    * events/s Kafka -> gold: events / (bronze + silver + gold seconds), the stages' own timing;
    * latency produce -> gold row, p50 and p95: the replayer stamps each record with its event time
-     (2025's), not the moment it was sent, so the send time of the record at offset ``o`` of a partition
+     (2024's), not the moment it was sent, so the send time of the record at offset ``o`` of a partition
      holding ``n`` is taken on a straight line through the replay's window (it sends as fast as the
      broker takes, in offset order); every record reaches gold at the gold table's commit.
-     With ``availableNow`` runs this latency is the run's length plus the wait for the next run.
+     With ``availableNow`` runs this latency is the run's length plus the wait for the next run;
+   * the model stages (train on gold, then the champion scores every new machine-hour) and the
+     latency produce -> scored hour, to gold.machine_risk's commit: what the dashboard shows at its
+     next page load (each load reads the tables' latest versions). The cluster run trains and scores
+     too: it is given the embedded MLflow as its MLFLOW_TRACKING_URI.
 
 Between the two the topic and tables are removed with `lab capstone reset`. Prints a markdown table;
 nothing is asserted: the numbers describe this machine under its load of the moment.
@@ -94,14 +98,20 @@ def measure(env: dict, root: Path, *args: str) -> dict:
     wall = time.monotonic() - began
     report = {row["layer"]: row for row in json.loads((root / "state" / "last_run.json").read_text())}
     stages = sum(report[layer]["seconds"] for layer in ("bronze", "silver", "gold.machine_hour_features"))
-    landed = _commit_time(root / "gold" / "machine_hour_features")
     window = sent_to - sent_from
-    latencies = sorted(landed - (sent_from + window * (o + 1) / n) for o, n in _offsets(env, root))
-    cuts = statistics.quantiles(latencies, n=100)
+    sent_at = [sent_from + window * (o + 1) / n for o, n in _offsets(env, root)]
+
+    def percentiles(table: str) -> list[float]:
+        landed = _commit_time(root / "gold" / table)
+        return statistics.quantiles(sorted(landed - t for t in sent_at), n=100)
+
+    gold, scored = percentiles("machine_hour_features"), percentiles("machine_risk")
     return {"events": sent, "replay s": window, "run wall s": wall, "stages s": stages,
-            "events/s": sent / stages, "p50 s": cuts[49], "p95 s": cuts[94],
+            "events/s": sent / stages, "p50 s": gold[49], "p95 s": gold[94],
             "bronze/silver/gold s": "/".join(f"{report[k]['seconds']:.1f}" for k in
-                                             ("bronze", "silver", "gold.machine_hour_features"))}
+                                             ("bronze", "silver", "gold.machine_hour_features")),
+            "train/score s": f"{report['model.versions']['seconds']:.1f}/{report['gold.machine_risk']['seconds']:.1f}",
+            "p50 to scored s": scored[49], "p95 to scored s": scored[94]}
 
 
 def main() -> int:
@@ -123,6 +133,7 @@ def main() -> int:
             _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
             with standalone(home / "cluster", workers=2, cores=1, memory="1g") as cluster:
                 prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{env['LAB_MLFLOW_PORT']}",  # the model stages too
                         "LAB_DRIVER_MEMORY": "512m"}
                 rows["cluster (master + 2 workers x 1 core)"] = measure(prod, home / "capstone" / f"prod-{scale}",
                                                                          "--env", "prod")
@@ -132,7 +143,8 @@ def main() -> int:
 
     load = os.getloadavg()
     print(f"\nscale {args.scale}, {os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}\n")
-    cols = ["events", "replay s", "bronze/silver/gold s", "stages s", "events/s", "p50 s", "p95 s", "run wall s"]
+    cols = ["events", "replay s", "bronze/silver/gold s", "stages s", "events/s", "p50 s", "p95 s", "train/score s",
+            "p50 to scored s", "p95 to scored s", "run wall s"]
     print("| run | " + " | ".join(cols) + " |")
     print("|---|" + "---:|" * len(cols))
     for name, row in rows.items():
