@@ -93,7 +93,7 @@ def live(conf: settings.Settings, rate: float, seconds: float | None, interval: 
     lags = [row["lag"] for row in report["cycles"]]
     after = report["last_event_to_last_score_seconds"]
     print(
-        f"stopped ({report['stopped']}) after {len(report['cycles'])} cycles in {report['seconds']:.1f} s; "
+        f"stopped ({report['stopped']}) after {len(report['cycles'])} cycle(s) in {report['seconds']:.1f} s; "
         f"bronze behind the topic by at most {max(lags, default=0):,} events"
         + ("" if after is None else f"; last hour scored {after:.1f} s after the last event was sent")
     )
