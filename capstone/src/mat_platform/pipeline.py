@@ -13,6 +13,10 @@
 * gold: recomputed from silver and the sales datasets, replacing the tables in one commit each.
 * train, score (model.py): chapter 06's failure model trained on gold when gold changed, registered
   in MLflow and promoted by rule; the champion scores the machine-hours it has not scored yet.
+
+:func:`run` takes each stage once; :func:`live` runs them continuously while the replay sends: bronze
+and silver as long-running streaming queries on the same checkpoints, gold, the first champion and
+the scoring in a loop on the driver.
 """
 
 from __future__ import annotations
@@ -364,7 +368,7 @@ def live(conf: Settings, rate: float = 1000.0, seconds: float | None = None, int
     feeder = None if sent_before is not None else _Replay(conf, rate)
     every = f"{interval:g} seconds"
     bronze_path, silver_path = conf.table("bronze", "telemetry"), conf.table("silver", "telemetry")
-    queries = {"bronze": start_bronze(conf, spark, processingTime=every)}
+    queries = {}
     models = model_stages(conf)
     cycles: list[dict] = []
     seen = {"bronze": _version(bronze_path), "silver": _version(silver_path)}
@@ -445,6 +449,7 @@ def live(conf: Settings, rate: float = 1000.0, seconds: float | None = None, int
         }
 
     try:
+        queries["bronze"] = start_bronze(conf, spark, processingTime=every)
         while True:
             c0 = time.monotonic()
             row = step()
