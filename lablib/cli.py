@@ -172,13 +172,17 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("capstone", help="chapters 11-12: the capstone platform (capstone/): up, run (Kafka to gold "
                                         "once, the model trained and scoring, counts per layer), orchestrate (the same "
-                                        "as one Dagster job), down, status, reset (start fresh), dashboard (sales and "
-                                        "at-risk machines on 127.0.0.1)")
-    s.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset", "dashboard"])
+                                        "as one Dagster job), live (the same continuously while the replay sends), "
+                                        "down, status, reset (start fresh), dashboard (sales and at-risk machines on "
+                                        "127.0.0.1)")
+    s.add_argument("action", choices=["up", "run", "live", "orchestrate", "down", "status", "reset", "dashboard"])
     s.add_argument("--scale", default=None, help="dataset scale: ci, small, full or a number (default LAB_SCALE)")
     s.add_argument("--env", choices=["dev", "prod"], default="dev",
                    help="dev: the embedded services (default); prod: the cluster LAB_SPARK_MASTER/SPARK_REMOTE, "
                         "KAFKA_BOOTSTRAP_SERVERS, MLFLOW_TRACKING_URI name")
+    s.add_argument("--rate", type=float, default=None, help="live: events per second the replay sends")
+    s.add_argument("--seconds", type=float, default=None, help="live: stop after this long")
+    s.add_argument("--interval", type=float, default=None, help="live: seconds between micro-batches and cycles")
     s.set_defaults(func=_capstone)
 
     from lablib.data import cli as data_cli
@@ -219,7 +223,15 @@ def _capstone(args) -> int:
     # mat_platform` from its src folder), with lablib as its library, as it would from the learner's copy
     src = REPO / "capstone" / "src"
     cmd = [sys.executable, "-m", "mat_platform", args.action, "--env", args.env]
-    return subprocess.call(cmd, cwd=src)
+    for option in ("rate", "seconds", "interval"):  # live's options, handed on when given
+        if getattr(args, option) is not None:
+            cmd += [f"--{option}", repr(getattr(args, option))]
+    proc = subprocess.Popen(cmd, cwd=src)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the platform got the same Ctrl-C and stops itself cleanly: wait for it
+            continue
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,16 +82,17 @@ def dirt(scale: str | float | None = None, seed: int | None = None) -> dict:
 
 def replay(source: str, to: str = "files", *, topic: str | None = None, dir: str | Path | None = None,
            rate: float = 0.0, limit: int | None = None, scale: str | float | None = None,
-           batch_size: int | None = None, quiet: bool = True) -> dict:
+           batch_size: int | None = None, quiet: bool = True, stop=None) -> dict:
     """Replay telemetry or clickstream events to Kafka or into a folder; returns a summary.
 
     ``rate`` is events per second (0 = as fast as possible), ``limit`` the number of
-    events to send (None = all). Stops cleanly on Ctrl-C and reports what was sent.
+    events to send (None = all). Stops cleanly on Ctrl-C, or when ``stop`` (a
+    ``threading.Event``, for a replay in a background thread) is set, and reports what was sent.
     """
     from lablib.data import streams as rp
 
     return rp.replay(source, to, topic=topic, folder=dir, rate=rate, limit=limit, scale=scale,
-                     batch_size=batch_size, quiet=quiet)
+                     batch_size=batch_size, quiet=quiet, stop=stop)
 
 
 def verify(scale: str | None = None) -> list[str]:

@@ -161,8 +161,11 @@ class _Kafka:
 
 def replay(source: str, to: str = "files", *, topic: str | None = None, folder: str | Path | None = None,
            rate: float = 0.0, limit: int | None = None, scale=None, batch_size: int | None = None,
-           quiet: bool = True) -> dict:
-    """Send up to ``limit`` events of ``source`` at ``rate`` per second; returns a summary."""
+           quiet: bool = True, stop=None) -> dict:
+    """Send up to ``limit`` events of ``source`` at ``rate`` per second; returns a summary.
+
+    ``stop``: a ``threading.Event`` another thread sets to end the replay early, as Ctrl-C does
+    (what was sent is delivered and counted; ``stopped`` says "interrupted")."""
     _check(source, to, rate, limit)
     if to == "kafka" and not topic:
         raise LabError("replaying to Kafka needs a topic")
@@ -184,7 +187,14 @@ def replay(source: str, to: str = "files", *, topic: str | None = None, folder: 
             if rate:
                 ahead = t0 + sent / rate - time.monotonic()
                 if ahead > 0:
-                    time.sleep(ahead)
+                    if stop is None:
+                        time.sleep(ahead)
+                    elif stop.wait(ahead):
+                        stopped = "interrupted"
+                        break
+            if stop is not None and stop.is_set():
+                stopped = "interrupted"
+                break
             sink.send(e)
             sent += 1
             if e.ms is not None:

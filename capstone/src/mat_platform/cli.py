@@ -1,4 +1,4 @@
-"""``python -m mat_platform up|run|orchestrate|down|status|reset|dashboard`` (the course's ``lab capstone`` runs this)."""
+"""``python -m mat_platform up|run|live|orchestrate|down|status|reset|dashboard`` (the course's ``lab capstone`` runs this)."""
 
 from __future__ import annotations
 
@@ -72,6 +72,34 @@ def run(conf: settings.Settings) -> None:
     print(pipeline.table(report))
 
 
+def live(conf: settings.Settings, rate: float, seconds: float | None, interval: float) -> None:
+    """The platform running continuously (pipeline.live): one line per cycle, then the counts and the lag."""
+    pipeline.check_live(rate, seconds, interval)  # bad input refused before a service starts
+    if conf.env == "dev":
+        up(conf)
+    limit = "until the replay has been scored" if seconds is None else f"for {seconds:g} s"
+    print(f"live {limit}: replay at {rate:g} events/s, bronze and silver queries and a cycle every {interval:g} s")
+    report = pipeline.live(conf, rate, seconds, interval, echo=lambda row: print(pipeline.cycle_line(row), flush=True))
+    for note in report["notes"]:
+        print(note)
+    replayed = report["replay"]
+    if replayed is None:
+        print("replay: the topic already held it, nothing sent")
+    else:
+        print(
+            f"replay: {replayed['sent']:,} events in {replayed['seconds']:.1f} s "
+            f"({replayed['events_per_second']:,.0f} events/s; {replayed['stopped']})"
+        )
+    lags = [row["lag"] for row in report["cycles"]]
+    after = report["last_event_to_last_score_seconds"]
+    print(
+        f"stopped ({report['stopped']}) after {len(report['cycles'])} cycle(s) in {report['seconds']:.1f} s; "
+        f"bronze behind the topic by at most {max(lags, default=0):,} events"
+        + ("" if after is None else f"; last hour scored {after:.1f} s after the last event was sent")
+    )
+    print(pipeline.table([{"layer": k, "rows": v, "seconds": None} for k, v in report["rows"].items()]))
+
+
 def orchestrate(conf: settings.Settings) -> None:
     """The run as the Dagster job ``capstone`` (mat_platform.orchestration), once, headless; its steps as a table."""
     from lablib import orchestration as course
@@ -102,13 +130,18 @@ def dashboard(conf: settings.Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mat-platform", description="Mega Awesome Toys' platform: Kafka to gold")
-    p.add_argument("action", choices=["up", "run", "orchestrate", "down", "status", "reset", "dashboard"])
+    p.add_argument("action", choices=["up", "run", "live", "orchestrate", "down", "status", "reset", "dashboard"])
     p.add_argument(
         "--env",
         choices=settings.ENVIRONMENTS,
         default="dev",
         help="dev: the embedded services; prod: the cluster the course's variables name",
     )
+    p.add_argument("--rate", type=float, default=1000.0, help="live: events per second the replay sends")
+    p.add_argument(
+        "--seconds", type=float, default=None, help="live: stop after this long (default: once all is scored)"
+    )
+    p.add_argument("--interval", type=float, default=10.0, help="live: seconds between micro-batches and cycles")
     args = p.parse_args(argv)
     try:
         conf = settings.load(args.env)
@@ -121,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             "reset": reset,
             "dashboard": dashboard,
         }
-        actions[args.action](conf)
+        if args.action == "live":
+            live(conf, args.rate, args.seconds, args.interval)
+        else:
+            actions[args.action](conf)
     except lablib.LabError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

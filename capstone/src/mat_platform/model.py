@@ -40,6 +40,10 @@ def model_name(conf: Settings) -> str:
     return f"mat-platform-{conf.env}-{conf.scale}-failures"
 
 
+class NotEnoughHours(lablib.LabError):
+    """Gold does not hold the hours a model can be trained and judged on yet (a stream still filling it)."""
+
+
 @dataclass(frozen=True)
 class Decision:
     promote: bool
@@ -119,7 +123,8 @@ def _pr_auc(model, X, y) -> float:
 
 def train(conf: Settings, spark, params: dict | None = None) -> dict:
     """Train on gold (unless this gold version was trained on with these parameters), log the run,
-    register the version and apply the promotion rule. Returns {trained, version, champion, message}."""
+    register the version and apply the promotion rule. Returns {trained, version, champion, message}.
+    Raises :class:`NotEnoughHours` (nothing logged) when gold has no failure to learn from and judge by."""
     from deltalake import DeltaTable
 
     from mat_platform import pipeline  # its record helpers (pipeline imports this module: not at the top)
@@ -139,7 +144,17 @@ def train(conf: Settings, spark, params: dict | None = None) -> dict:
         }
 
     frame, gold_version = labelled_hours(conf, spark)
+    # the rule before any fit: both classes to learn from, and failures in the held-out hours to judge by
+    # (PR-AUC has no meaning without a positive); a stream's first hours may have neither yet
+    positives = int(frame["label"].sum()) if len(frame) else 0
+    if positives == 0:
+        raise NotEnoughHours(f"gold version {gold_version}: no labelled hour precedes a failure yet, nothing to learn")
     train_rows, test_rows = lablib.ml.time_split(frame, lablib.ml.holdout_start(frame))
+    if train_rows["label"].nunique() < 2 or not test_rows["label"].any():
+        raise NotEnoughHours(
+            f"gold version {gold_version}: {positives} hour(s) before a failure, too few for both the training "
+            "hours and the held-out ones"
+        )
     features = lablib.ml.feature_columns()
     X, y = train_rows[features], train_rows["label"]
     mlflow, client = _client()

@@ -13,6 +13,10 @@
 * gold: recomputed from silver and the sales datasets, replacing the tables in one commit each.
 * train, score (model.py): chapter 06's failure model trained on gold when gold changed, registered
   in MLflow and promoted by rule; the champion scores the machine-hours it has not scored yet.
+
+:func:`run` takes each stage once; :func:`live` runs them continuously while the replay sends: bronze
+and silver as long-running streaming queries on the same checkpoints, gold, the first champion and
+the scoring in a loop on the driver.
 """
 
 from __future__ import annotations
@@ -67,10 +71,12 @@ def topic_size(conf: Settings) -> int:
         consumer.close()
 
 
-def produce(conf: Settings) -> int:
-    """Replay the factory telemetry into the topic once; returns how many events the topic got."""
-    record = conf.state / "produced.json"
-    done = read_record(record)
+def replayed(conf: Settings) -> int | None:
+    """How many events the finished replay delivered into the topic, or None when it has not run yet.
+
+    Refuses a topic that disagrees with the record, or that holds records of a replay that never
+    recorded its end (the process died while sending)."""
+    done = read_record(conf.state / "produced.json")
     held = topic_size(conf)
     if done is not None:
         if held != done["sent"]:
@@ -85,9 +91,22 @@ def produce(conf: Settings) -> int:
             f"{lablib.rel(conf.root)} and delete the topic (`lab down kafka` then `lab up kafka` "
             "keeps the broker's data) to start again"
         )
-    summary = lablib.data.replay("telemetry", to="kafka", topic=conf.topic)
-    write_record(record, {"sent": summary["sent"], "topic": conf.topic})
-    return summary["sent"]
+    return None
+
+
+def replay(conf: Settings, rate: float = 0.0, stop=None) -> dict:
+    """Send the factory telemetry into the topic (``rate`` events/s, 0 as fast as possible) and record
+    the count delivered, also when ``stop`` (a threading.Event) or Ctrl-C ends it early: the topic holds
+    exactly what the record says. Returns the replayer's summary."""
+    summary = lablib.data.replay("telemetry", to="kafka", topic=conf.topic, rate=rate, stop=stop)
+    write_record(conf.state / "produced.json", {"sent": summary["sent"], "topic": conf.topic})
+    return summary
+
+
+def produce(conf: Settings) -> int:
+    """Replay the factory telemetry into the topic once; returns how many events the topic got."""
+    done = replayed(conf)
+    return done if done is not None else replay(conf)["sent"]
 
 
 def reset(conf: Settings) -> list[str]:
@@ -151,8 +170,12 @@ def _count(spark, path: Path) -> int:
     return spark.read.format("delta").load(str(path)).count()
 
 
-def bronze(conf: Settings, spark) -> int:
-    """Kafka -> bronze Delta, exactly once: availableNow from the checkpoint's offsets; returns bronze's rows."""
+def start_bronze(conf: Settings, spark, **trigger):
+    """Start the Kafka -> bronze Delta query with ``trigger`` (``availableNow=True``, or
+    ``processingTime="10 seconds"`` for a query that keeps running); returns the StreamingQuery.
+
+    One checkpoint whatever the trigger: a batch run and a running query take turns exactly once (the
+    checkpoint's offsets and Delta's record of the query's commits agree)."""
     bootstrap = lablib.kafka_config()["bootstrap.servers"]
     path = conf.table("bronze", "telemetry")
     source = (
@@ -162,19 +185,25 @@ def bronze(conf: Settings, spark) -> int:
         .option("startingOffsets", "earliest")
         .load()
     )
-    query = (
+    return (
         transforms.bronze(source)
         .writeStream.format("delta")
+        .queryName("capstone_bronze")
         .option("checkpointLocation", conf.checkpoint("bronze"))
-        .trigger(availableNow=True)
+        .trigger(**trigger)
         .start(str(path))
     )
-    query.awaitTermination()
-    return _count(spark, path)
 
 
-def silver(conf: Settings, spark) -> int:
-    """The new bronze rows -> silver, MERGEd on the event key; returns silver's rows."""
+def bronze(conf: Settings, spark) -> int:
+    """Kafka -> bronze Delta, exactly once: availableNow from the checkpoint's offsets; returns bronze's rows."""
+    start_bronze(conf, spark, availableNow=True).awaitTermination()
+    return _count(spark, conf.table("bronze", "telemetry"))
+
+
+def start_silver(conf: Settings, spark, **trigger):
+    """Start the bronze -> silver query (each micro-batch's rows parsed, cleaned and MERGEd on the event
+    key) with ``trigger``, as :func:`start_bronze`; returns the StreamingQuery. Bronze must exist."""
     path = conf.table("silver", "telemetry")
     ddl = lablib.data.schema("telemetry")
 
@@ -192,14 +221,19 @@ def silver(conf: Settings, spark) -> int:
         session.sql(f"MERGE INTO delta.`{path}` t USING capstone_silver_batch s ON {on} WHEN NOT MATCHED THEN INSERT *")
 
     source = spark.readStream.format("delta").load(str(conf.table("bronze", "telemetry")))
-    query = (
+    return (
         source.writeStream.foreachBatch(merge)
+        .queryName("capstone_silver")
         .option("checkpointLocation", conf.checkpoint("silver"))
-        .trigger(availableNow=True)
+        .trigger(**trigger)
         .start()
     )
-    query.awaitTermination()
-    return _count(spark, path)
+
+
+def silver(conf: Settings, spark) -> int:
+    """The new bronze rows -> silver, MERGEd on the event key; returns silver's rows."""
+    start_silver(conf, spark, availableNow=True).awaitTermination()
+    return _count(spark, conf.table("silver", "telemetry"))
 
 
 def _replace(frame, path: Path) -> int:
@@ -224,7 +258,8 @@ def gold(conf: Settings, spark) -> dict[str, int]:
     built = read_record(record)
     if built is not None and built["silver_version"] == version:
         return {name: built["rows"][name] for name in GOLD}
-    readings = spark.read.format("delta").load(str(silver_path))
+    # that version exactly: a running silver query may commit the next one meanwhile
+    readings = spark.read.format("delta").option("versionAsOf", version).load(str(silver_path))
     frames = {
         "machine_hour_features": transforms.machine_hour_features(readings),
         "daily_sales": transforms.daily_sales(lablib.data.read("orders"), lablib.data.read("order_lines")),
@@ -278,6 +313,250 @@ def run(conf: Settings) -> list[dict]:
         quality.require(quality.gate("risk", conf, spark))
     write_record(conf.state / "last_run.json", report)
     return report
+
+
+# --------------------------------------------------------------------------- live: the same stages, continuously
+def _version(path: Path) -> int | None:
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
+
+
+def _rows(path: Path) -> int:
+    """A Delta table's rows from its log's file statistics (no scan; 0 when the table is absent)."""
+    from deltalake import DeltaTable
+
+    if not (path / "_delta_log").is_dir():
+        return 0
+    actions = DeltaTable(str(path)).get_add_actions(flatten=True)
+    return int(sum(n or 0 for n in actions.column("num_records").to_pylist()))
+
+
+def check_live(rate: float, seconds: float | None, interval: float) -> None:
+    """Refuse, in one sentence, what :func:`live` cannot run with."""
+    if not rate > 0:
+        raise lablib.LabError(f"the rate must be more than 0 events per second, not {rate:g}")
+    if not interval > 0:
+        raise lablib.LabError(f"the interval must be more than 0 seconds, not {interval:g}")
+    if seconds is not None and not seconds > 0:
+        raise lablib.LabError(f"the time limit must be more than 0 seconds, not {seconds:g}")
+
+
+class _Replay:
+    """:func:`replay` in a background thread: what it delivered, when it ended, what it raised."""
+
+    def __init__(self, conf: Settings, rate: float):
+        import threading
+
+        self.stop = threading.Event()
+        self.summary: dict | None = None
+        self.error: Exception | None = None
+        self.ended: float | None = None  # time.monotonic() when the record was written
+        self.thread = threading.Thread(target=self._run, args=(conf, rate), name="capstone-replay", daemon=True)
+        self.thread.start()
+
+    def _run(self, conf: Settings, rate: float) -> None:
+        try:
+            self.summary = replay(conf, rate, self.stop)
+            quality.record(conf, "produce")
+        except Exception as exc:  # noqa: BLE001 - handed to the driver loop, which raises it there
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        return self.ended is not None
+
+
+def live(conf: Settings, rate: float = 1000.0, seconds: float | None = None, interval: float = 10.0, echo=None) -> dict:
+    """The platform running continuously: the replay at ``rate`` events/s (only when the topic has not
+    been replayed yet), bronze and silver as long-running streaming queries (processingTime trigger of
+    ``interval`` seconds, the batch stages' checkpoints), and every ``interval`` seconds, on the driver,
+    one cycle: gold rebuilt when silver moved, a champion trained if there is none and gold allows one,
+    the new machine-hours scored, each moved layer's gate run and its lineage recorded.
+
+    Stops after ``seconds``, or (None) once the replay has ended and a whole cycle found nothing new,
+    or on Ctrl-C. Unless interrupted, it then stops the queries, drains what they had not taken yet
+    with the batch stages (availableNow) and runs the full gates, as :func:`run` would. ``echo`` is
+    called with each cycle's row. Returns the report (also written to ``state/last_live.json``).
+    """
+    check_live(rate, seconds, interval)
+    t0 = time.monotonic()
+    sent_before = replayed(conf)  # refuses a topic that disagrees with the record, as produce does
+    spark = lablib.spark()
+    feeder = None if sent_before is not None else _Replay(conf, rate)
+    every = f"{interval:g} seconds"
+    bronze_path, silver_path = conf.table("bronze", "telemetry"), conf.table("silver", "telemetry")
+    queries = {}
+    models = model_stages(conf)
+    cycles: list[dict] = []
+    seen = {"bronze": _version(bronze_path), "silver": _version(silver_path)}
+    last_scored_at = None
+    scored = _rows(conf.table("gold", "machine_risk"))
+    stopped = "caught up"
+    notes: list[str] = []
+
+    def step() -> dict:
+        nonlocal last_scored_at, scored
+        c0 = time.monotonic()
+        for name, query in queries.items():
+            if query.exception() is not None:
+                raise lablib.LabError(f"the {name} query stopped: {query.exception().desc.splitlines()[0]}")
+        if feeder is not None and feeder.error is not None:
+            raise feeder.error
+        if "silver" not in queries and (bronze_path / "_delta_log").is_dir():
+            queries["silver"] = start_silver(conf, spark, processingTime=every)
+        moved, spent = [], {}
+
+        def timed(name: str, stage, *args, **kwargs):
+            s0 = time.monotonic()
+            try:
+                return stage(*args, **kwargs)
+            finally:
+                spent[name] = round(spent.get(name, 0.0) + time.monotonic() - s0, 1)
+
+        for layer, path in (("bronze", bronze_path), ("silver", silver_path)):
+            version = _version(path)
+            if version is not None and version != seen[layer]:
+                seen[layer] = version
+                moved.append(layer)
+                quality.record(conf, layer)
+                quality.require(timed("gates", quality.gate, layer, conf, spark, catching_up=True, contracts=False))
+        # bronze counted before the topic: bronze never holds more than the topic, so the lag is never negative
+        bronze_rows, silver_rows = _rows(bronze_path), _rows(silver_path)
+        held = topic_size(conf)
+        rebuilt = False
+        if seen["silver"] is not None:
+            before = read_record(conf.state / "gold.json")
+            timed("gold", gold, conf, spark)
+            rebuilt = read_record(conf.state / "gold.json") != before
+            if rebuilt:
+                moved.append("gold")
+                quality.record(conf, "gold")
+                quality.require(timed("gates", quality.gate, "gold", conf, spark, contracts=False))
+        new = 0
+        if models and (conf.table("gold", "machine_hour_features") / "_delta_log").is_dir():
+            if model.champion_version(conf) is None and (rebuilt or not cycles):
+                try:
+                    trained = timed("train", train, conf, spark)
+                    notes.append(trained["message"])
+                    moved.append("model")
+                except model.NotEnoughHours as exc:
+                    notes.append(f"not trained yet: {exc.message}")
+            total = timed("score", score, conf, spark)
+            new, scored = total - scored, total
+            if new:
+                last_scored_at = time.monotonic()
+                moved.append("score")
+                quality.record(conf, "score")
+                quality.require(timed("gates", quality.gate, "risk", conf, spark, contracts=False))
+        hours = _rows(conf.table("gold", "machine_hour_features"))
+        return {
+            "cycle": len(cycles) + 1,
+            "at": round(c0 - t0, 1),
+            "topic": held,
+            "bronze": bronze_rows,
+            "lag": held - bronze_rows,
+            "silver": silver_rows,
+            "gold_hours": hours,
+            "scored": scored,
+            "new_scored": new,
+            "moved": moved,
+            "replaying": feeder is not None and not feeder.done,
+            "seconds": round(time.monotonic() - c0, 1),
+            "spent": spent,  # seconds of the cycle in gates, gold, train, score
+        }
+
+    try:
+        queries["bronze"] = start_bronze(conf, spark, processingTime=every)
+        while True:
+            c0 = time.monotonic()
+            row = step()
+            cycles.append(row)
+            if echo is not None:
+                echo(row)
+            if seconds is not None and time.monotonic() - t0 >= seconds:
+                stopped = "time limit"
+                break
+            idle = not row["replaying"] and not row["moved"] and row["lag"] == 0
+            if seconds is None and idle:
+                break
+            time.sleep(max(0.0, c0 + interval - time.monotonic()))
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        if feeder is not None:
+            feeder.stop.set()  # a replay cut short records what it delivered (as produce does on Ctrl-C)
+        for query in queries.values():
+            query.stop()
+        if feeder is not None:
+            feeder.thread.join()
+    if feeder is not None and feeder.error is not None:
+        raise feeder.error
+    if stopped != "interrupted":
+        # what the queries had not taken when they stopped, taken by the batch stages, then run()'s full gates
+        for layer, stage in (("bronze", bronze), ("silver", silver)):
+            before = _version(conf.table(layer, "telemetry"))
+            stage(conf, spark)
+            if _version(conf.table(layer, "telemetry")) != before:
+                quality.record(conf, layer)
+        before = read_record(conf.state / "gold.json")
+        gold(conf, spark)
+        if read_record(conf.state / "gold.json") != before:
+            quality.record(conf, "gold")
+        for layer in ("bronze", "silver", "gold"):
+            quality.require(quality.gate(layer, conf, spark))
+        if models:
+            if model.champion_version(conf) is None:
+                try:
+                    notes.append(train(conf, spark)["message"])
+                except model.NotEnoughHours as exc:
+                    notes.append(f"not trained: {exc.message}")
+            total = score(conf, spark)
+            if total != scored:
+                scored, last_scored_at = total, time.monotonic()
+                quality.record(conf, "score")
+            quality.require(quality.gate("risk", conf, spark))
+    sent = sent_before if feeder is None else feeder.summary["sent"]
+    report = {
+        "stopped": stopped,
+        "seconds": round(time.monotonic() - t0, 1),
+        "interval": interval,
+        "rate": rate,
+        "replay": None
+        if feeder is None
+        else {
+            "sent": sent,
+            "seconds": feeder.summary["seconds"],
+            "events_per_second": round(sent / feeder.summary["seconds"], 1) if feeder.summary["seconds"] else None,
+            "stopped": feeder.summary["stopped"],
+        },
+        "rows": {
+            "produced": sent,
+            "bronze": _rows(bronze_path),
+            "silver": _rows(silver_path),
+            **{f"gold.{name}": _rows(conf.table("gold", name)) for name in GOLD},
+            **({"model.versions": model.versions(conf), "gold.machine_risk": scored} if models else {}),
+        },
+        "cycles": cycles,
+        "last_event_to_last_score_seconds": None
+        if feeder is None or last_scored_at is None or last_scored_at < feeder.ended
+        else round(last_scored_at - feeder.ended, 1),
+        "notes": notes,
+    }
+    write_record(conf.state / "last_live.json", report)
+    return report
+
+
+def cycle_line(row: dict) -> str:
+    """One cycle of :func:`live` as the line it prints."""
+    flowing = ", replaying" if row["replaying"] else ""
+    return (
+        f"cycle {row['cycle']:>3} at {row['at']:>6.1f} s: topic {row['topic']:,}, bronze {row['bronze']:,} "
+        f"(lag {row['lag']:,}), silver {row['silver']:,}, gold {row['gold_hours']:,} machine-hours, scored "
+        f"{row['scored']:,} (+{row['new_scored']:,}) in {row['seconds']:.1f} s{flowing}"
+    )
 
 
 def table(report: list[dict]) -> str:
