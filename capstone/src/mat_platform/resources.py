@@ -319,28 +319,26 @@ def _registry():
     return SchemaRegistryClient({"url": lablib.registry_url()})
 
 
-def _registered(client, name: str):
-    """The subject's latest version, or None when the registry has no such subject."""
+def _unless_absent(ask, *args):
+    """``ask(*args)`` of the registry, or None when it answers 404 (no such subject, version or rule)."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     try:
-        return client.get_latest_version(name)
+        return ask(*args)
     except SchemaRegistryError as exc:
         if exc.http_status_code == 404:
             return None
         raise
+
+
+def _registered(client, name: str):
+    """The subject's latest version, or None when the registry has no such subject."""
+    return _unless_absent(client.get_latest_version, name)
 
 
 def _compatibility(client, name: str) -> str | None:
     """The subject's own compatibility rule (None: it has none and the registry's global rule applies)."""
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    try:
-        return client.get_compatibility(name)
-    except SchemaRegistryError as exc:
-        if exc.http_status_code == 404:
-            return None
-        raise
+    return _unless_absent(client.get_compatibility, name)
 
 
 def _json_schema(want: Subject):
@@ -351,14 +349,8 @@ def _json_schema(want: Subject):
 
 def _declared_version(client, want: Subject) -> int | None:
     """The version under which the subject holds the declared schema (None: never registered there)."""
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    try:
-        return client.lookup_schema(want.name, _json_schema(want)).version
-    except SchemaRegistryError as exc:
-        if exc.http_status_code == 404:
-            return None
-        raise
+    found = _unless_absent(client.lookup_schema, want.name, _json_schema(want))
+    return None if found is None else found.version
 
 
 def _plan_subject(conf: Settings) -> list[Change]:
