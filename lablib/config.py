@@ -285,7 +285,7 @@ ENVIRONMENT = {
                            "answer passes its check here (tests use it; default off)",
     "JAVA_HOME": "the Java runtime of Spark and the embedded services (default: `java` on PATH)",
     "CI": "true on CI machines (default false)",
-    "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it (to replay a verdict)",
+    "LAB_CALIBRATION_SECONDS": "seconds of one calibration unit, instead of measuring it; budgets are judged at exactly this (to replay a verdict)",
 }
 
 

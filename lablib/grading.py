@@ -62,7 +62,7 @@ def grade(paths: list[str], out: Path, time_limit_cu: float | None = None, scale
             continue
         limit = limit_cu(sub.chapter, time_limit_cu)
         log(f"[{i}/{len(found)}] {sub.learner}: {sub.path} ({sub.chapter.name}, limit {limit:g} c.u.)")
-        row = grade_one(sub, out, limit * cal.seconds, scale)
+        row = grade_one(sub, out, limit * cal.judging_seconds, scale)
         row.cu = cal.cu(row.seconds)
         log(f"      {row.status} in {row.seconds:.1f} s = {row.cu:.1f} c.u." + (f" — {row.note}" if row.note else ""))
         rows.append(row)

@@ -73,8 +73,9 @@ class Tab:
 
 @pytest.fixture(scope="session")
 def cu() -> float:
-    """Seconds of one calibration unit, measured once per session (or LAB_CALIBRATION_SECONDS)."""
-    return calibration.current().seconds
+    """Seconds per c.u. that time limits use, measured once per session: this machine's, or the
+    reference machine's when this one is faster (or LAB_CALIBRATION_SECONDS)."""
+    return calibration.current().judging_seconds
 
 
 @pytest.fixture(scope="session")

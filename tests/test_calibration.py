@@ -34,6 +34,30 @@ def test_a_budget_in_seconds_would_have_failed_the_slow_machine():
     assert not verdict(45.0 * 2, 4, fixed(30.0)).over
 
 
+@pytest.mark.parametrize("speedup", [1.0, 1.5, 3.0])
+def test_a_faster_machine_is_judged_as_the_reference_machine(monkeypatch, speedup):
+    # CI's runner measured 1 c.u. = 10.0 s (1.5x faster than the reference) yet ran 12 in 76 s, as the
+    # reference does: its waits do not shrink with the CPU. Its budget of 7 c.u. allows 7 x 15 = 105 s.
+    monkeypatch.setattr(calibration, "sample", lambda: {"session": 9.0 / speedup, "first_job": 2.0 / speedup,
+                                                        "first_delta_write": 4.0 / speedup})
+    monkeypatch.delenv("LAB_CALIBRATION_SECONDS", raising=False)
+    cal = calibration.measure()
+    assert cal.seconds == pytest.approx(15.0 / speedup) and cal.judging_seconds == calibration.REFERENCE_SECONDS
+    normal, slow = verdict(76.0, 7, cal), verdict(120.0, 7, cal)
+    assert not normal.over and normal.cu == pytest.approx(76.0 * speedup / 15.0)
+    assert slow.over and "budget 7 c.u." in slow.text  # a truly slow notebook still fails
+    if speedup > 1:
+        assert "budgets judged at the reference's 15.0 s per c.u." in cal.describe()
+    else:
+        assert "reference" not in cal.describe()
+
+
+def test_a_slower_machine_scales_the_budget_above_the_reference():
+    cal = Calibration([30.0], floor=calibration.REFERENCE_SECONDS)  # 2x slower than the reference
+    assert cal.judging_seconds == 30.0
+    assert not verdict(200.0, 7, cal, confirm=False).over and verdict(220.0, 7, cal, confirm=False).over
+
+
 def test_an_unlucky_fast_sample_is_confirmed_before_a_notebook_is_called_slow(monkeypatch):
     taken = iter([{"session": 8.0, "first_job": 3.0, "first_delta_write": 5.0},
                   {"session": 7.0, "first_job": 3.0, "first_delta_write": 5.0}])
@@ -61,6 +85,7 @@ def test_calibration_seconds_setting(monkeypatch):
     monkeypatch.setenv("LAB_CALIBRATION_SECONDS", "12.5")
     cal = calibration.measure()
     assert cal.fixed and cal.seconds == 12.5 and "LAB_CALIBRATION_SECONDS" in cal.describe()
+    assert cal.judging_seconds == 12.5  # a given value is judged at exactly, even below the reference
     for bad in ("0", "-3", "inf", "nan", "fast"):
         monkeypatch.setenv("LAB_CALIBRATION_SECONDS", bad)
         with pytest.raises(ValueError, match="not a positive number of seconds"):

@@ -111,7 +111,7 @@ def topics(bootstrap: str) -> set[str]:
 def cu() -> float:
     from lablib import calibration
 
-    return calibration.current().seconds
+    return calibration.current().judging_seconds
 
 
 @pytest.fixture(scope="module")
