@@ -122,8 +122,55 @@ def pytest_runtest_makereport(item, call):
                                    f"({calibration.current().describe()})")
 
 
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _stop_leftovers(session) -> list[str]:
+    """Processes still running from this session's throw-away homes (a service a test started and no
+    fixture stopped): stopped, and named in the summary so the test that left them can be found."""
+    import signal
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    roots = [str(factory.getbasetemp())] if factory is not None else []
+    roots.append(os.environ["LAB_TEST_HOMES"])
+    # services lablib started from this process are its children: only its own Spark driver is spared
+    mine = _descendants(os.getpid())
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        pid = int(cmdline.parent.name)
+        try:
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        home = next((root for root in roots if any(root in arg for arg in argv)), None)
+        if pid == os.getpid() or home is None or (pid in mine and "pyspark-shell" in argv):
+            continue
+        main = next((a for a in argv if a in ("kafka.Kafka", "mlflow") or a.endswith(".Main")), argv[0])
+        left.append(f"pid {pid} ({main}) under {home}")
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    return left
+
+
 def pytest_sessionfinish(session, exitstatus):
     _leave_notebook_home()
+    session.config._leftovers = _stop_leftovers(session)
     times = getattr(session.config, "_nb_times", {})
     if times:
         from lablib import calibration
@@ -143,6 +190,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    left = getattr(config, "_leftovers", [])
+    if left:
+        terminalreporter.section("left running by tests (stopped now)")
+        for line in left:
+            terminalreporter.write_line(line)
     # CI keeps only what the run printed: the per-notebook times are what the README's tables quote
     lines = getattr(config, "_nb_table", None)
     if lines:

@@ -21,7 +21,13 @@ def ci_home(ci_data, monkeypatch):
         link.symlink_to(ci_data, target_is_directory=True)
     monkeypatch.setenv("LAB_HOME", str(home))
     monkeypatch.setenv("LAB_SCALE", "ci")
-    return home
+    yield home
+    # lablib.kafka_config() starts the broker of the home it runs in, and lab_services stops only the
+    # suite home's: what runs in this home is stopped here (a broker used to outlive the session)
+    from lablib.services import SERVICES, _service
+
+    _service.down([svc for svc in SERVICES.values() if _service.status(svc).state == "running"],
+                  log=lambda line: None)
 
 
 @pytest.mark.parametrize("source,limit,batch", [("telemetry", 2500, 1000), ("clickstream", 777, 100)])
