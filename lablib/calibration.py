@@ -96,8 +96,9 @@ class Calibration:
         return max(self.seconds, self.floor)
 
     def cu(self, seconds: float) -> float:
-        """``seconds`` in calibration units."""
-        return seconds / self.seconds
+        """``seconds`` in calibration units, at the rate budgets are judged at (so a figure and its
+        budget always compare)."""
+        return seconds / self.judging_seconds
 
     def confirmed(self, count: int = 3) -> Calibration:
         """Take samples up to ``count`` (median of 3 by default): asked before calling a notebook slow."""
