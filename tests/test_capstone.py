@@ -189,6 +189,7 @@ def test_status_shows_the_last_run_and_what_up_started(platform):
     assert proc.returncode == 0, proc.stderr
     assert report(proc.stdout) == report(platform["second"].stdout)
     assert "started by the capstone: kafka, mlflow" in proc.stdout
+    assert "last live: none yet (`lab capstone live`)" in proc.stdout
 
 
 #: what the dashboard must show, computed here with pandas over delta-rs (not the page's DuckDB SQL)

@@ -266,6 +266,10 @@ def test_a_second_live_sends_nothing_and_adds_nothing(platform):
     assert "replay: the topic already held it, nothing sent" in again.stdout
     assert read(platform["root"]) == before["tables"]  # same rows, same versions: not even an empty commit
     assert in_platform(platform["env"], _FACTS) == before["facts"]
+    status = lab("capstone", "status", "--scale", "ci", env=platform["env"], timeout=300)
+    assert status.returncode == 0, status.stdout + status.stderr[-3000:]
+    assert re.search(r"^last live: stopped \(caught up\) after \d+ cycle\(s\) in [\d.]+ s; bronze behind the topic "
+                     r"by at most 0 events$", status.stdout, re.M), status.stdout  # the second live's: it sent nothing
 
 
 def test_a_bad_rate_or_interval_is_one_sentence(tmp_path):

@@ -53,6 +53,8 @@ def status(conf: settings.Settings) -> None:
     report = pipeline.last_run(conf)
     print(f"environment {conf.env}, scale {conf.scale}, tables in {lablib.rel(conf.root)}")
     print(pipeline.table(report) if report else "no run yet: `lab capstone run`")
+    lived = pipeline.read_record(conf.state / "last_live.json")
+    print("last live: " + (live_summary(lived) if lived else "none yet (`lab capstone live`)"))
     started = pipeline.read_record(conf.started) or []
     print("started by the capstone: " + (", ".join(started) if started else "nothing"))
 
@@ -90,14 +92,19 @@ def live(conf: settings.Settings, rate: float, seconds: float | None, interval: 
             f"replay: {replayed['sent']:,} events in {replayed['seconds']:.1f} s "
             f"({replayed['events_per_second']:,.0f} events/s; {replayed['stopped']})"
         )
+    print(live_summary(report))
+    print(pipeline.table([{"layer": k, "rows": v, "seconds": None} for k, v in report["rows"].items()]))
+
+
+def live_summary(report: dict) -> str:
+    """One sentence on how a live run ended: its cycles, the most bronze lagged, the latency to the last score."""
     lags = [row["lag"] for row in report["cycles"]]
     after = report["last_event_to_last_score_seconds"]
-    print(
+    return (
         f"stopped ({report['stopped']}) after {len(report['cycles'])} cycle(s) in {report['seconds']:.1f} s; "
         f"bronze behind the topic by at most {max(lags, default=0):,} events"
         + ("" if after is None else f"; last hour scored {after:.1f} s after the last event was sent")
     )
-    print(pipeline.table([{"layer": k, "rows": v, "seconds": None} for k, v in report["rows"].items()]))
 
 
 def orchestrate(conf: settings.Settings) -> None:
