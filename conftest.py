@@ -147,6 +147,7 @@ def _stop_leftovers(session) -> list[str]:
     factory = getattr(session.config, "_tmp_path_factory", None)
     roots = [str(factory.getbasetemp())] if factory is not None else []
     roots.append(os.environ["LAB_TEST_HOMES"])
+    roots = [root.rstrip(os.sep) + os.sep for root in roots]  # pytest-10/ is not a prefix of pytest-105/
     # services lablib started from this process are its children: only its own Spark driver is spared
     mine = _descendants(os.getpid())
     left = []
