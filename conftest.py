@@ -122,23 +122,6 @@ def pytest_runtest_makereport(item, call):
                                    f"({calibration.current().describe()})")
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def _stop_leftovers(session) -> list[str]:
     """Processes still running from this session's throw-away homes (a service a test started and no
     fixture stopped): stopped, and named in the summary so the test that left them can be found."""
@@ -148,8 +131,8 @@ def _stop_leftovers(session) -> list[str]:
     roots = [str(factory.getbasetemp())] if factory is not None else []
     roots.append(os.environ["LAB_TEST_HOMES"])
     roots = [root.rstrip(os.sep) + os.sep for root in roots]  # pytest-10/ is not a prefix of pytest-105/
-    # services lablib started from this process are its children: only its own Spark driver is spared
-    mine = _descendants(os.getpid())
+    from lablib.services import _process
+
     left = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         pid = int(cmdline.parent.name)
@@ -158,7 +141,10 @@ def _stop_leftovers(session) -> list[str]:
         except OSError:
             continue
         home = next((root for root in roots if any(root in arg for arg in argv)), None)
-        if pid == os.getpid() or home is None or (pid in mine and "pyspark-shell" in argv):
+        # services lablib started from this process are its children too: only its own Spark driver
+        # (a child whose command line names the home it started in) is spared
+        own_driver = "pyspark-shell" in argv and (_process._stat(pid) or [None, None])[1] == str(os.getpid())
+        if pid == os.getpid() or home is None or own_driver:
             continue
         main = next((a for a in argv if a in ("kafka.Kafka", "mlflow") or a.endswith(".Main")), argv[0])
         left.append(f"pid {pid} ({main}) under {home}")

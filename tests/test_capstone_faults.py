@@ -108,12 +108,6 @@ def topics(bootstrap: str) -> set[str]:
     return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics)
 
 
-def cu() -> float:
-    from lablib import calibration
-
-    return calibration.current().judging_seconds
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("faults") / "fault home"
@@ -241,7 +235,7 @@ def test_reset_removes_the_tables_and_the_topic(home, reset):
     assert "capstone.ci.telemetry" not in reset["topics"]
 
 
-def test_the_cluster_run_survives_a_lost_worker_with_the_local_runs_gold(home, dev, cluster_run):
+def test_the_cluster_run_survives_a_lost_worker_with_the_local_runs_gold(home, dev, cluster_run, cu):
     # the topic was deleted by reset and replayed afresh: the same events, the same count
     assert cluster_run["produced"] == dev["produced"]
     _exactly_once(cluster_run, home["home"])
@@ -251,12 +245,11 @@ def test_the_cluster_run_survives_a_lost_worker_with_the_local_runs_gold(home, d
         if name.startswith("bronze"):
             continue  # Kafka's timestamps and offsets differ between two replays; the payloads do not
         assert remote["rows"] == local["rows"] and remote["digest"] == local["digest"], name
-    seconds = cu()
     for what, took in home["times"].items():
-        print(f"{what}: {took:.1f} s = {took / seconds:.1f} c.u. (1 c.u. = {seconds:.1f} s)")
+        print(f"{what}: {took:.1f} s = {took / cu:.1f} c.u. (1 c.u. = {cu:.1f} s)")
 
 
-def test_the_run_over_spark_connect_has_the_local_runs_gold(home, dev, connect_run):
+def test_the_run_over_spark_connect_has_the_local_runs_gold(home, dev, connect_run, cu):
     # silver's batches really ran on the server: its foreachBatch worker says so in the server's log
     assert "Streaming ForeachBatch worker Completed batch 0" in connect_run["log"]
     assert connect_run["produced"] == dev["produced"]
@@ -265,4 +258,4 @@ def test_the_run_over_spark_connect_has_the_local_runs_gold(home, dev, connect_r
         local, remote = dev["layers"][name], connect_run["layers"][name]
         assert remote["rows"] == local["rows"] and remote["digest"] == local["digest"], name
     took = home["times"]["prod over Spark Connect"]
-    print(f"prod over Spark Connect: {took:.1f} s = {took / cu():.1f} c.u.")
+    print(f"prod over Spark Connect: {took:.1f} s = {took / cu:.1f} c.u.")

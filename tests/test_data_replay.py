@@ -24,10 +24,9 @@ def ci_home(ci_data, monkeypatch):
     yield home
     # lablib.kafka_config() starts the broker of the home it runs in, and lab_services stops only the
     # suite home's: what runs in this home is stopped here (a broker used to outlive the session)
-    from lablib.services import SERVICES, _service
+    from lablib import services
 
-    _service.down([svc for svc in SERVICES.values() if _service.status(svc).state == "running"],
-                  log=lambda line: None)
+    services.stop(services.running(), log=lambda line: None)
 
 
 @pytest.mark.parametrize("source,limit,batch", [("telemetry", 2500, 1000), ("clickstream", 777, 100)])
