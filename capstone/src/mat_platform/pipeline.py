@@ -97,7 +97,15 @@ def replayed(conf: Settings) -> int | None:
 def replay(conf: Settings, rate: float = 0.0, stop=None) -> dict:
     """Send the factory telemetry into the topic (``rate`` events/s, 0 as fast as possible) and record
     the count delivered, also when ``stop`` (a threading.Event) or Ctrl-C ends it early: the topic holds
-    exactly what the record says. Returns the replayer's summary."""
+    exactly what the record says. Returns the replayer's summary.
+
+    The topic is first made as ``resources.py`` declares it (created, or its retention put back): the
+    replayer stamps each record with its 2024 event time, and under the broker's default time retention
+    (7 days) every closed log segment is already expired, deleted at the broker's next retention check.
+    At full scale segments close during the replay, and a run once found 5,016 records gone."""
+    from mat_platform import resources
+
+    resources.apply(conf, kinds=("topic",))
     summary = lablib.data.replay("telemetry", to="kafka", topic=conf.topic, rate=rate, stop=stop)
     write_record(conf.state / "produced.json", {"sent": summary["sent"], "topic": conf.topic})
     return summary
