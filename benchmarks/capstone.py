@@ -1,6 +1,6 @@
 """The capstone platform's throughput and latency, Kafka to gold, in local mode and on a standalone cluster.
 
-    .venv/bin/python benchmarks/capstone.py [--scale ci]
+    .venv/bin/python benchmarks/capstone.py [--scale ci] [--only local|cluster] [--limit SECONDS]
 
 Runs in a throw-away LAB_HOME (benchmarks/_bench.py, ports of its own), so your own tables and
 topics are never touched, and stops everything it started. For each of local (dev: Spark local[*])
@@ -22,6 +22,10 @@ and cluster (prod: a master and 2 workers of 1 core from pip's pyspark, tests/st
 
 Between the two the topic and tables are removed with `lab capstone reset`. Prints a markdown table;
 nothing is asserted: the numbers describe this machine under its load of the moment.
+
+At ``full`` scale (11.5 M events) one run takes the better part of an hour on a 2-core machine:
+``--only`` measures one of the two, so each fits a sitting, and every command is given ``--limit``
+seconds (default 30 minutes, 4 hours at ``full``) before the benchmark gives up on it.
 """
 
 from __future__ import annotations
@@ -47,9 +51,12 @@ EXTERNAL_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "SCHEMA_REGIS
                  "SPARK_REMOTE")
 
 
+LIMIT = 1800  # seconds a command may take; main() sets it from --limit
+
+
 def _lab(env: dict, *args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "lablib.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=1800)
+                          timeout=LIMIT)
     if proc.returncode != 0:
         raise SystemExit(f"`lab {' '.join(args)}` failed:\n{proc.stdout}{proc.stderr[-3000:]}")
     return proc.stdout
@@ -57,7 +64,7 @@ def _lab(env: dict, *args: str) -> str:
 
 def _platform(env: dict, *args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "mat_platform", *args], cwd=SRC, env=env, capture_output=True,
-                          text=True, timeout=1800)
+                          text=True, timeout=LIMIT)
     if proc.returncode != 0:
         raise SystemExit(f"`python -m mat_platform {' '.join(args)}` failed:\n{proc.stdout}{proc.stderr[-3000:]}")
     return proc.stdout
@@ -69,7 +76,7 @@ def _offsets(env: dict, root: Path) -> list[tuple[int, int]]:
             "t = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=['partition', 'offset']).to_pylist()\n"
             "print(json.dumps([[r['partition'], r['offset']] for r in t]))\n")
     rows = json.loads(subprocess.run([sys.executable, "-c", code, str(root / "bronze" / "telemetry")], env=env,
-                                     capture_output=True, text=True, timeout=600, check=True).stdout)
+                                     capture_output=True, text=True, timeout=LIMIT, check=True).stdout)
     sizes: dict[int, int] = {}
     for p, o in rows:
         sizes[p] = max(sizes.get(p, 0), o + 1)
@@ -89,7 +96,7 @@ def measure(env: dict, root: Path, *args: str) -> dict:
             "print(json.dumps([n, t0, time.time()]))\n")
     env_name = args[args.index("--env") + 1] if "--env" in args else "dev"
     proc = subprocess.run([sys.executable, "-c", code, env_name], cwd=SRC, env=env, capture_output=True, text=True,
-                          timeout=1800)
+                          timeout=LIMIT)
     if proc.returncode != 0:
         raise SystemExit(f"produce failed:\n{proc.stderr[-3000:]}")
     sent, sent_from, sent_to = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -117,7 +124,11 @@ def measure(env: dict, root: Path, *args: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scale", default="ci")
+    p.add_argument("--only", choices=("local", "cluster"), help="measure one of the two (default: both)")
+    p.add_argument("--limit", type=float, help="seconds any one command may take (default 1800; 14400 at full)")
     args = p.parse_args()
+    global LIMIT
+    LIMIT = args.limit or (14400 if args.scale == "full" else 1800)
 
     from _bench import scratch_home
 
@@ -129,14 +140,16 @@ def main() -> int:
         bootstrap = f"127.0.0.1:{env['LAB_KAFKA_PORT']}"
         try:
             _lab(env, "capstone", "up")
-            rows["local (local[*], 2 cores)"] = measure(env, home / "capstone" / f"dev-{scale}")
-            _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
-            with standalone(home / "cluster", workers=2, cores=1, memory="1g") as cluster:
-                prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{env['LAB_MLFLOW_PORT']}",  # the model stages too
-                        "LAB_DRIVER_MEMORY": "512m"}
-                rows["cluster (master + 2 workers x 1 core)"] = measure(prod, home / "capstone" / f"prod-{scale}",
-                                                                         "--env", "prod")
+            if args.only != "cluster":
+                rows["local (local[*], 2 cores)"] = measure(env, home / "capstone" / f"dev-{scale}")
+                _lab(env, "capstone", "reset")  # the topic goes: the cluster's run replays afresh
+            if args.only != "local":
+                with standalone(home / "cluster", workers=2, cores=1, memory="1g") as cluster:
+                    prod = {**env, "LAB_SPARK_MASTER": cluster.master, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{env['LAB_MLFLOW_PORT']}",  # the model stages too
+                            "LAB_DRIVER_MEMORY": "512m"}
+                    rows["cluster (master + 2 workers x 1 core)"] = measure(
+                        prod, home / "capstone" / f"prod-{scale}", "--env", "prod")
         finally:
             subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], env=env, capture_output=True,
                            timeout=300)
