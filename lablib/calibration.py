@@ -62,7 +62,9 @@ def sample() -> dict[str, float]:
     """One measurement in a fresh process and a throw-away LAB_HOME: {session, first_job, first_delta_write}."""
     cfg = settings()
     scratch = tempfile.mkdtemp(prefix="calibration-", dir=ensure_dir(cfg.home / "tmp"))
-    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(cfg.jars)}
+    # LAB_CDS=off: the unit measures a plain JVM, without the class-data archive the notebooks' drivers
+    # map (lablib/jvm/cds.py), so a c.u. is the same machine work whether or not `lab setup` recorded one
+    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(cfg.jars), "LAB_CDS": "off"}
     env.pop("LAB_CHECKS_STRICT", None)
     try:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,

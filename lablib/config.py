@@ -116,6 +116,8 @@ class Settings:
     calibration_seconds: float | None = None  # None: measured (lablib.calibration)
     chromium: Path | None = None  # None: found on PATH (lablib.browser)
     terraform: str | None = None  # None: terraform, else tofu, found on PATH (lablib.iac)
+    cds: bool = True  # the local driver maps the class-data archive `lab setup` recorded (lablib/jvm/cds.py)
+    cds_record: Path | None = None  # set for the one driver that records that archive at its exit
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
@@ -216,6 +218,8 @@ def settings() -> Settings:
         calibration_seconds=_positive("LAB_CALIBRATION_SECONDS"),
         chromium=Path(_env("LAB_CHROMIUM")).expanduser() if _env("LAB_CHROMIUM") else None,
         terraform=_env("LAB_TERRAFORM"),
+        cds=_env("LAB_CDS", "on").lower() not in ("off", "0", "false", "no"),
+        cds_record=Path(_env("LAB_CDS_RECORD")) if _env("LAB_CDS_RECORD") else None,
     )
 
 
@@ -261,6 +265,8 @@ ENVIRONMENT = {
     "LAB_SPARK_MASTER": "Spark master URL (default local[*]); e.g. spark://host:7077",
     "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",
     "LAB_DRIVER_MEMORY": "driver heap (default 2g)",
+    "LAB_CDS": "off: start the Spark driver without the class-data archive `lab setup` records (default: use it when present)",
+    "LAB_CDS_RECORD": "set by `lab setup` for the one Spark run that records the class-data archive (its path)",
     "SPARK_LOCAL_IP": "the address a local Spark session's web UI binds (default 127.0.0.1; the container sets 0.0.0.0 and publishes it on the host's 127.0.0.1)",
     "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",
     "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default: the home's recorded port, 4040 for the first home)",

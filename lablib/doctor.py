@@ -47,6 +47,21 @@ def _optional_tools() -> list[tuple[str, bool | None, str]]:
     return rows
 
 
+def _class_data_archive() -> tuple[str, bool | None, str]:
+    """Optional: Spark starts without it, only slower (lablib/jvm/cds.py)."""
+    from lablib.jvm import cds
+    from lablib.session import driver_jars
+
+    what = "class-data archive"
+    try:
+        path = cds.archive(driver_jars())
+    except LabError:
+        return what, None, "needs the jars first: run `lab setup`"
+    if path is None or not path.is_file():
+        return what, None, "not recorded for these jars: `lab setup` records it (Spark starts faster with it)"
+    return what, True, f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)"
+
+
 def checks() -> list[tuple[str, bool | None, str]]:
     """(what, ok, detail-or-fix) for every requirement; ok None: an optional tool is missing."""
     cfg = settings()
@@ -77,6 +92,7 @@ def checks() -> list[tuple[str, bool | None, str]]:
     for name in jvm.jar_sets():
         ok = jvm.is_resolved(name)
         rows.append((f"jars: {name}", ok, f"{len(jvm._artifacts(jvm.jars_dir(name)))} files" if ok else "missing or out of date: run `lab setup`"))
+    rows.append(_class_data_archive())
     try:
         rows.append(("Chromium", True, f"{browser.chromium()} (browser tests)"))
     except LabError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from lablib import jvm, ports, write_errors
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
+from lablib.jvm import cds
 
 _LOG4J = Path(__file__).resolve().parent / "jvm" / "log4j2-quiet.properties"
 
@@ -87,8 +88,8 @@ def _on_loopback(master: str) -> bool:
     return all((h.rpartition(":")[0] or h) in ("127.0.0.1", "localhost", "[::1]") for h in hosts.split(","))
 
 
-def _local_conf() -> dict[str, str]:
-    cfg = settings()
+def driver_jars() -> list[Path]:
+    """The jars a local driver puts on its classpath besides pyspark's own (`lab setup` resolves them)."""
     spark_jars = jvm.jars("spark")
     if jvm.is_resolved("lineage"):
         # on the classpath only: the OpenLineage listener is registered where a chapter asks for it
@@ -98,6 +99,12 @@ def _local_conf() -> dict[str, str]:
 
         patch = lineage_patch()
         spark_jars = [*spark_jars, *([patch] if patch else []), *jvm.jars("lineage")]
+    return spark_jars
+
+
+def _local_conf() -> dict[str, str]:
+    cfg = settings()
+    spark_jars = driver_jars()
     ensure_dir(cfg.warehouse)
     ensure_dir(cfg.checkpoints)
     ensure_dir(cfg.logs)
@@ -134,7 +141,9 @@ def _local_conf() -> dict[str, str]:
         "spark.ui.port": str(_free_port(ports.port("spark_ui"))),  # this home's, then the next free one
         "spark.ui.killEnabled": "false",  # the UI shows jobs; stopping them is the notebook's business
         "spark.port.maxRetries": "32",
-        "spark.driver.extraJavaOptions": java_opts,
+        # the driver maps Spark's classes from the archive `lab setup` recorded (lablib/jvm/cds.py);
+        # executors start from a worker's classpath, which the archive does not match
+        "spark.driver.extraJavaOptions": f"{java_opts} {cds.java_options(spark_jars)}".strip(),
         "spark.executor.extraJavaOptions": java_opts,
         # open tables for every Delta reader: INT96 (Spark's default) is deprecated in Parquet and
         # read as nanoseconds by delta-rs/pyarrow, where 9999-12-31 (an SCD2 "forever") overflows
