@@ -1,7 +1,7 @@
 """A class-data archive for the Spark driver: Spark's classes mapped from one file, not parsed from jars.
 
-Before a notebook's first Delta write, a fresh driver JVM loads and verifies some twenty thousand
-classes from about three hundred jars: most of the first fifteen seconds of every notebook. The
+Before a notebook's first Delta write, a fresh driver JVM loads and verifies many thousands of
+classes from about three hundred jars: much of the first fifteen seconds of every notebook. The
 JDK can record the classes a JVM loaded into an archive when it exits (AppCDS, JEP 350:
 ``-XX:ArchiveClassesAtExit``); a later JVM on the same classpath maps that file instead
 (``-XX:SharedArchiveFile``). ``lab setup`` records one archive by running a short, broad Spark
