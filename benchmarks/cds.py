@@ -12,29 +12,13 @@ difference as a markdown table; nothing is asserted: the numbers describe this m
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-
-def _calibration_parts(cds: str) -> dict[str, float]:
-    from lablib import calibration
-    from lablib.config import ensure_dir, settings
-
-    scratch = tempfile.mkdtemp(prefix="bench-cds-", dir=ensure_dir(settings().home / "tmp"))
-    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(settings().jars), "LAB_CDS": cds}
-    proc = subprocess.run([sys.executable, "-c", calibration.SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=600)
-    if proc.returncode != 0:
-        raise SystemExit(f"the calibration script failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _notebook(chapter: str, cds: str) -> float:
@@ -54,6 +38,7 @@ def _notebook(chapter: str, cds: str) -> float:
 
 
 def main() -> None:
+    from lablib import calibration
     from lablib.jvm import cds
     from lablib.session import driver_jars
 
@@ -61,7 +46,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--chapters", nargs="*", default=["00", "03a", "08b"])
     args = ap.parse_args()
-    sys.path.insert(0, str(REPO / "benchmarks"))
     archive = cds.record(driver_jars())
     if archive is None:
         raise SystemExit("no class-data archive could be recorded: see the line above")
@@ -69,7 +53,7 @@ def main() -> None:
     seen: dict[str, dict[str, list[float]]] = {}
     for i in range(args.repeat):
         for mode in ("off", "on"):
-            parts = _calibration_parts(mode)
+            parts = calibration.sample(class_data=mode == "on")
             for key, value in [*parts.items(), ("one c.u. (the three)", sum(parts.values()))]:
                 seen.setdefault(key, {}).setdefault(mode, []).append(value)
             for chapter in args.chapters:

@@ -58,13 +58,15 @@ print(json.dumps({"session": t1 - t0, "first_job": t2 - t1, "first_delta_write":
 """
 
 
-def sample() -> dict[str, float]:
-    """One measurement in a fresh process and a throw-away LAB_HOME: {session, first_job, first_delta_write}."""
+def sample(class_data: bool = False) -> dict[str, float]:
+    """One measurement in a fresh process and a throw-away LAB_HOME: {session, first_job, first_delta_write}.
+
+    The unit measures a plain JVM, without the class-data archive the notebooks' drivers map
+    (lablib/jvm/cds.py), so a c.u. is the same machine work whether or not `lab setup` recorded one;
+    ``class_data=True`` measures with it (benchmarks/cds.py compares the two)."""
     cfg = settings()
     scratch = tempfile.mkdtemp(prefix="calibration-", dir=ensure_dir(cfg.home / "tmp"))
-    # LAB_CDS=off: the unit measures a plain JVM, without the class-data archive the notebooks' drivers
-    # map (lablib/jvm/cds.py), so a c.u. is the same machine work whether or not `lab setup` recorded one
-    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(cfg.jars), "LAB_CDS": "off"}
+    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(cfg.jars), "LAB_CDS": "on" if class_data else "off"}
     env.pop("LAB_CHECKS_STRICT", None)
     try:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,

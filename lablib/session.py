@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,12 +26,11 @@ _LOG4J = Path(__file__).resolve().parent / "jvm" / "log4j2-quiet.properties"
 
 def java_version() -> int | None:
     """Major version of the `java` Spark will use, or None when there is none."""
-    java_home = settings().java_home
-    java = str(java_home / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
+    java = jvm.java_path()
+    if java is None:
         return None
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20).stderr
+        out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=20).stderr
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.search(r'version "(\d+)(?:\.(\d+))?', out)

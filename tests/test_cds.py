@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from lablib import calibration
+from lablib import calibration, jvm
 from lablib.jvm import cds
 from lablib.session import driver_jars
 
@@ -42,7 +42,7 @@ def _mapped(tmp_path, **env) -> list[str]:
     *said, mapped = proc.stdout.strip().splitlines()
     assert not said, said  # the JVM said nothing about its archive
     # the JDK's own archive of its base classes is mapped either way: the course's is the one that differs
-    return [path for path in json.loads(mapped) if not path.startswith(str(cds._java().parents[1]))]
+    return [path for path in json.loads(mapped) if not path.startswith(str(jvm.java_path().resolve().parents[1]))]
 
 
 def test_a_fresh_driver_maps_the_archive_and_lab_cds_off_does_not(recorded, tmp_path):
@@ -87,7 +87,7 @@ def test_options_record_use_or_leave_out(recorded, monkeypatch, tmp_path):
 def test_an_archive_the_jvm_refuses_says_nothing(recorded, monkeypatch, tmp_path):
     # the archive on another classpath (as after a jar changed under the same name) is refused
     monkeypatch.delenv("LAB_CDS", raising=False)
-    java = str(cds._java())
+    java = str(jvm.java_path())
     loud = subprocess.run([java, f"-XX:SharedArchiveFile={recorded}", "-cp", str(tmp_path), "-version"],
                           capture_output=True, text=True)
     assert "unable to use shared archive" in loud.stdout.lower()  # what a learner would read without them

@@ -129,6 +129,13 @@ def _artifact_id(jar: str) -> str:
     return m.group(1) if m else jar.removesuffix(".jar")
 
 
+def java_path() -> Path | None:
+    """The `java` Spark and the embedded services run: JAVA_HOME's, else the one on PATH; None if none."""
+    java_home = settings().java_home
+    found = str(java_home / "bin" / "java") if java_home else shutil.which("java")
+    return Path(found) if found and Path(found).exists() else None
+
+
 def pyspark_home() -> Path:
     import pyspark
 

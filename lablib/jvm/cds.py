@@ -37,7 +37,7 @@ _QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
 #: what the recording JVM runs: the kinds of work the chapters do, so their classes are in the archive
 WORKLOAD = r"""
-import os, sys, tempfile
+import os, tempfile
 import pandas as pd
 import lablib
 from pyspark.sql import Window, functions as F
@@ -100,21 +100,15 @@ def _stamp(path: Path) -> str:
     return f"{path}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def _java() -> Path | None:
-    java_home = settings().java_home
-    found = str(java_home / "bin" / "java") if java_home else shutil.which("java")
-    return Path(found).resolve() if found and Path(found).exists() else None
-
-
 def digest(classpath: list[Path]) -> str | None:
     """What the archive depends on: the JVM, pyspark's jars and the course's, each by path, size and
     modification time. None when there is no `java`."""
     from lablib import jvm
 
-    java = _java()
+    java = jvm.java_path()
     if java is None:
         return None
-    h = hashlib.sha256(_stamp(java).encode())
+    h = hashlib.sha256(_stamp(java.resolve()).encode())  # the binary itself, not a symlink to it
     for jar in sorted((jvm.pyspark_home() / "jars").glob("*.jar")):
         h.update(_stamp(jar).encode())
     for entry in classpath:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -41,11 +40,10 @@ logger.clients.level = WARN
 
 
 def _java() -> str:
-    java_home = settings().java_home
-    java = str(java_home / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
+    java = jvm.java_path()
+    if java is None:
         raise LabError("Java not found: install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
-    return java
+    return str(java)
 
 
 def _quiet_logger() -> logging.Logger:
