@@ -196,13 +196,14 @@ LGBM_PARAMS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "mi
                "subsample": 1.0, "colsample_bytree": 0.8, "reg_lambda": 1.0}
 
 
-def train_lightgbm(X, y, **params):
-    """A LightGBM classifier fitted deterministically (one thread, fixed seed) on ``X``, ``y``."""
+def train_lightgbm(X, y, sample_weight=None, **params):
+    """A LightGBM classifier fitted deterministically (one thread, fixed seed) on ``X``, ``y``;
+    ``sample_weight``: how many hours each row stands for, when the rows are a weighted sample."""
     import lightgbm as lgb
 
     settings = {**LGBM_PARAMS, **params, "random_state": 6, "n_jobs": 1, "deterministic": True,
                 "force_row_wise": True, "verbose": -1}
-    return lgb.LGBMClassifier(**settings).fit(X, y)
+    return lgb.LGBMClassifier(**settings).fit(X, y, sample_weight=sample_weight)
 
 
 #: a second configuration, deeper and slower-learning, for the parts that need a challenger without
