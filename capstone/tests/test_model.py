@@ -1,4 +1,5 @@
-"""The promotion rule on its own: which version becomes champion, and the sentence a refusal gives."""
+"""The promotion rule on its own: which version becomes champion, and the sentence a refusal gives;
+and the bounded sample of hours training collects (which hours, and the weights that stand for the rest)."""
 
 from mat_platform.model import promotion, sample_quiet_hours
 

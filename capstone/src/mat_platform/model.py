@@ -125,7 +125,7 @@ def sample_quiet_hours(table, limit: int = MAX_QUIET_HOURS):
     return kept.withColumn("weight", F.when(F.col("label") == 1, F.lit(1.0)).otherwise(F.lit(1 / share))), share
 
 
-def labelled_hours(conf: Settings, spark, limit: int = MAX_QUIET_HOURS):
+def labelled_hours(conf: Settings, spark):
     """Gold's machine-hours a model may learn from, labelled as chapter 06 labels them, as pandas
     (sorted by machine and hour, with each row's ``weight``: see :func:`sample_quiet_hours`), the gold
     version they were read at, and the share of quiet hours kept."""
@@ -137,7 +137,7 @@ def labelled_hours(conf: Settings, spark, limit: int = MAX_QUIET_HOURS):
     feats = spark.read.format("delta").option("versionAsOf", version).load(str(path))
     last_hour = feats.agg(F.max("hour")).first()[0]
     table = lablib.ml.label(lablib.ml.usable(feats), lablib.data.read("failures"), last_hour)
-    table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"), limit)
+    table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"))
     frame = table.toPandas().sort_values(lablib.ml.KEY, ignore_index=True)
     return frame, version, share
 
