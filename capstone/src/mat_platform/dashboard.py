@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mat_platform.settings import Settings
+from mat_platform.settings import Settings, committed
 
 TITLE = "Mega Awesome Toys: platform dashboard"
 #: how many machines the at-risk table lists
@@ -24,13 +24,12 @@ def connect(conf: Settings):
     """DuckDB with the gold tables this page reads as views over their delta-rs datasets (a table
     not built yet is absent: the page says which run builds it)."""
     import duckdb
-    from deltalake import DeltaTable
 
     con = duckdb.connect()
     for name in ("daily_sales", "machine_risk"):
-        path = conf.table("gold", name)
-        if (path / "_delta_log").is_dir():
-            con.register(name, DeltaTable(str(path)).to_pyarrow_dataset())
+        table = committed(conf.table("gold", name))  # live may be writing its first commit right now
+        if table is not None:
+            con.register(name, table.to_pyarrow_dataset())
     return con
 
 

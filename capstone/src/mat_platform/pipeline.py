@@ -29,7 +29,7 @@ from pathlib import Path
 import lablib
 
 from mat_platform import model, quality, transforms
-from mat_platform.settings import TABLE_PROPERTIES, Settings, external_mlflow
+from mat_platform.settings import TABLE_PROPERTIES, Settings, committed, external_mlflow
 
 GOLD = ("machine_hour_features", "daily_sales")
 #: the model's stages, public here like the others (model.py holds them)
@@ -218,7 +218,7 @@ def start_silver(conf: Settings, spark, **trigger):
     def merge(batch, batch_id: int) -> None:
         rows = transforms.silver(transforms.parse(batch, ddl))
         session = batch.sparkSession
-        if not (path / "_delta_log").exists():
+        if committed(path) is None:  # the first batch (or a first write a crash left without its commit)
             writer = rows.write.format("delta")
             for key, value in TABLE_PROPERTIES.items():
                 writer = writer.option(key, value)
@@ -325,18 +325,16 @@ def run(conf: Settings) -> list[dict]:
 
 # --------------------------------------------------------------------------- live: the same stages, continuously
 def _version(path: Path) -> int | None:
-    from deltalake import DeltaTable
-
-    return DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
+    table = committed(path)
+    return None if table is None else table.version()
 
 
 def _rows(path: Path) -> int:
     """A Delta table's rows from its log's file statistics (no scan; 0 when the table is absent)."""
-    from deltalake import DeltaTable
-
-    if not (path / "_delta_log").is_dir():
+    table = committed(path)
+    if table is None:
         return 0
-    actions = DeltaTable(str(path)).get_add_actions(flatten=True)
+    actions = table.get_add_actions(flatten=True)
     return int(sum(n or 0 for n in actions.column("num_records").to_pylist()))
 
 
@@ -413,7 +411,7 @@ def live(conf: Settings, rate: float = 1000.0, seconds: float | None = None, int
                 raise lablib.LabError(f"the {name} query stopped: {query.exception().desc.splitlines()[0]}")
         if feeder is not None and feeder.error is not None:
             raise feeder.error
-        if "silver" not in queries and (bronze_path / "_delta_log").is_dir():
+        if "silver" not in queries and committed(bronze_path) is not None:
             queries["silver"] = start_silver(conf, spark, processingTime=every)
         moved, spent = [], {}
 

@@ -52,6 +52,21 @@ class Settings:
         return self.root / "state"
 
 
+def committed(path: Path):
+    """The Delta table at ``path`` as delta-rs reads it, or None while it has no commit yet.
+
+    A streaming query creates ``_delta_log/`` a moment before its first commit lands there, so the
+    folder's existence does not mean a table: readers running beside a writer ask here instead.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+
+
 def load(env: str = "dev") -> Settings:
     """The settings of ``env`` (dev or prod): tables under ``$LAB_HOME/capstone/<env>-<scale>``.
 
