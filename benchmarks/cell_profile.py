@@ -77,6 +77,8 @@ def profile(chapter, out_dir: Path) -> list[dict]:
     """Run one solution notebook with the hook; one dict per cell of the original notebook."""
     import papermill as pm
 
+    from lablib.config import settings
+
     nb = nbformat.read(chapter.solution, as_version=4)
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     nb.cells.insert(0, nbformat.v4.new_code_cell(HOOK))
@@ -86,7 +88,9 @@ def profile(chapter, out_dir: Path) -> list[dict]:
     home = Path(tempfile.mkdtemp(prefix=f"profile {chapter.name} ", dir=out_dir))
     rows_file = out_dir / f"{chapter.name}.json"
     env_before = dict(os.environ)
-    os.environ.update(LAB_HOME=str(home), LAB_SCALE="ci", LAB_CHECKS_STRICT="1", LAB_PROFILE_OUT=str(rows_file))
+    jars = str(settings().jars)  # this checkout's jars, shared as CI's fresh homes share them (LAB_JARS_DIR)
+    os.environ.update(LAB_HOME=str(home), LAB_JARS_DIR=jars, LAB_SCALE="ci", LAB_CHECKS_STRICT="1",
+                      LAB_PROFILE_OUT=str(rows_file))
     try:
         pm.execute_notebook(str(source), str(out_dir / f"{chapter.name}.out.ipynb"),
                             parameters={"SCALE": "ci"}, kernel_name="python3", progress_bar=False,
