@@ -136,6 +136,8 @@ def labelled_hours(conf: Settings, spark):
     version = DeltaTable(str(path)).version()
     feats = spark.read.format("delta").option("versionAsOf", version).load(str(path))
     last_hour = feats.agg(F.max("hour")).first()[0]
+    if last_hour is None:  # a stream's first gold version can hold no complete hour yet
+        raise NotEnoughHours(f"gold version {version}: no machine-hour yet, nothing to label")
     table = lablib.ml.label(lablib.ml.usable(feats), lablib.data.read("failures"), last_hour)
     table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"))
     frame = table.toPandas().sort_values(lablib.ml.KEY, ignore_index=True)
