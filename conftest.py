@@ -50,13 +50,31 @@ def _is_nbval(item) -> bool:
     return type(item).__name__ == "IPyNbCell"
 
 
+#: one warm Spark JVM the solution notebooks attach to, one after another (lablib/shared_jvm.py): each
+#: still builds its own SparkContext from its own fresh LAB_HOME; the blank labs start JVMs of their own
+_SHARED_JVM = None
+
+
+def _shared_jvm_env() -> dict[str, str]:
+    global _SHARED_JVM
+    if _SHARED_JVM is None:
+        from lablib.shared_jvm import SharedJVM
+
+        _SHARED_JVM = SharedJVM()
+    return _SHARED_JVM.env()
+
+
 def _leave_notebook_home() -> None:
-    """Stop services a notebook started in its home, and restore the suite's environment."""
+    """Stop services a notebook started in its home, its SparkContext in the shared JVM, and restore
+    the suite's environment."""
     if not os.environ.get("_LAB_NB_CURRENT"):
         return
     import subprocess
     import sys
 
+    if _SHARED_JVM is not None:
+        _SHARED_JVM.release()
+    os.environ.pop("LAB_SPARK_GATEWAY", None)
     subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True, timeout=120)
     del os.environ["_LAB_NB_CURRENT"]
     for key, value in ORIGINAL_ENV.items():
@@ -66,8 +84,15 @@ def _leave_notebook_home() -> None:
             os.environ[key] = value
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item):
+    _enter_notebook_home(item)
+    yield
+    # the kernel (started by nbval in this setup) has attached with it: no other process may
+    os.environ.pop("LAB_SPARK_GATEWAY", None)
+
+
+def _enter_notebook_home(item) -> None:
     # runs before nbval starts the notebook's kernel, which inherits this environment
     if not _is_nbval(item):
         _leave_notebook_home()
@@ -77,6 +102,7 @@ def pytest_runtest_setup(item):
         import shutil
 
         _leave_notebook_home()
+        os.environ.update(_shared_jvm_env())  # started (once) from the suite's home, not the notebook's
         home = notebook_home(nb)
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
@@ -157,6 +183,8 @@ def _stop_leftovers(session) -> list[str]:
 
 def pytest_sessionfinish(session, exitstatus):
     _leave_notebook_home()
+    if _SHARED_JVM is not None:
+        _SHARED_JVM.close()
     session.config._leftovers = _stop_leftovers(session)
     times = getattr(session.config, "_nb_times", {})
     if times:

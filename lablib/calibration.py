@@ -68,6 +68,7 @@ def sample(class_data: bool = False) -> dict[str, float]:
     scratch = tempfile.mkdtemp(prefix="calibration-", dir=ensure_dir(cfg.home / "tmp"))
     env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(cfg.jars), "LAB_CDS": "on" if class_data else "off"}
     env.pop("LAB_CHECKS_STRICT", None)
+    env.pop("LAB_SPARK_GATEWAY", None)  # a fresh JVM: that is what the unit measures
     try:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                               env=env, timeout=600)

@@ -50,6 +50,23 @@ SCALES = ("ci", "small", "full")
 MAX_SCALE_FACTOR = 1000
 
 
+#: LAB_SPARK_GATEWAY ("port:secret"): a warm Spark JVM (lablib/shared_jvm.py) this process attaches to
+#: instead of starting its own. Taken out of the environment as lablib loads, so a process this one
+#: starts (a subprocess's Spark, a Dagster run) starts its own JVM and never shares the kernel's.
+_SPARK_GATEWAY = os.environ.pop("LAB_SPARK_GATEWAY", None)
+
+
+def spark_gateway() -> tuple[int, str] | None:
+    """The shared JVM's py4j (port, secret) this process was given, or None: start a JVM of its own."""
+    if not _SPARK_GATEWAY:
+        return None
+    port, _, secret = _SPARK_GATEWAY.partition(":")
+    try:
+        return int(port), secret
+    except ValueError:
+        raise ValueError(f"LAB_SPARK_GATEWAY={_SPARK_GATEWAY!r} is not port:secret; unset it") from None
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -268,6 +285,7 @@ ENVIRONMENT = {
     "LAB_CDS": "off: start the Spark driver without the class-data archive `lab setup` records (default: use it when present)",
     "LAB_CDS_RECORD": "set by `lab setup` for the one Spark run that records the class-data archive (its path)",
     "SPARK_LOCAL_IP": "the address a local Spark session's web UI binds (default 127.0.0.1; the container sets 0.0.0.0 and publishes it on the host's 127.0.0.1)",
+    "LAB_SPARK_GATEWAY": "port:secret of a warm Spark JVM to attach to instead of starting one (set by CI for each solution notebook, lablib/shared_jvm.py; never set it by hand)",
     "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",
     "LAB_SPARK_UI_PORT": "first port tried for the Spark UI (default: the home's recorded port, 4040 for the first home)",
     "KAFKA_BOOTSTRAP_SERVERS": "an external Kafka; unset = the embedded broker",

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from lablib import jvm, ports, write_errors
-from lablib.config import ensure_dir, settings
+from lablib.config import ensure_dir, settings, spark_gateway
 from lablib.errors import LabError
 from lablib.jvm import cds
 
@@ -233,6 +233,16 @@ def _launch_gateway(conf: dict[str, str]) -> None:
 
     if SparkContext._gateway is not None:
         return
+    shared = spark_gateway()
+    if shared is not None:  # a warm JVM another process started (lablib/shared_jvm.py): attach to it
+        os.environ["PYSPARK_GATEWAY_PORT"], os.environ["PYSPARK_GATEWAY_SECRET"] = str(shared[0]), shared[1]
+        try:
+            gateway = launch_gateway()
+        finally:
+            del os.environ["PYSPARK_GATEWAY_PORT"], os.environ["PYSPARK_GATEWAY_SECRET"]
+        SparkContext._gateway = gateway
+        SparkContext._jvm = gateway.jvm
+        return
     gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(conf.items()),
                              popen_kwargs={"stderr": subprocess.PIPE})
     threading.Thread(target=_forward_jvm_stderr, args=(gateway.proc.stderr,), name="lablib-jvm-stderr",
@@ -259,7 +269,10 @@ def _diagnose(exc: Exception, cfg) -> str:
         )
     if cfg.spark_master.startswith("spark://"):
         return f"cannot start a session on {cfg.spark_master}: {text.splitlines()[0]}; is the master up?"
-    return f"Spark failed to start: {text.splitlines()[0] if text else type(exc).__name__}"
+    # a Py4J error's first line only names the call; the JVM's own reason is the exception line after it
+    found = re.search(r"^[\s:]*([\w.$]+(?:Exception|Error): .*)$", text, re.M)
+    reason = found.group(1).strip() if found else (text.splitlines()[0] if text else type(exc).__name__)
+    return f"Spark failed to start: {reason}"
 
 
 def stop() -> None:

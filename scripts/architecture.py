@@ -57,6 +57,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lablib.sockets": (1, "listening sockets from /proc: who holds a port"),
     "lablib.paths": (2, "LAB_HOME, workdir, checkpoint, rel, local_path"),
     "lablib.session": (2, "the SparkSession: Delta, local jars, cluster switch"),
+    "lablib.shared_jvm": (2, "one warm Spark JVM lent to notebooks run one after another (CI)"),
     "lablib.write_errors": (2, "a write the disk refused (full, read-only) as one LabError"),
     "lablib.services": (3, "Kafka, MLflow, schema registry: start, stop, reset"),
     "lablib.measuring": (3, "measure(): what Spark did in a block; bars()"),

@@ -1,0 +1,79 @@
+"""The warm JVM CI lends to the solution notebooks (lablib/shared_jvm.py): each kernel that attaches
+builds its own SparkContext from its own home, a context left running is stopped before the next,
+nothing a kernel starts inherits the JVM, and a JVM that died is started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lablib.shared_jvm import VARIABLE, SharedJVM
+
+#: a kernel's work: attach, write a Delta table, leave a streaming query running (as a notebook that
+#: ends mid-stream does), and report which JVM it ran in and what a child process would inherit
+KERNEL = r"""
+import json, os, subprocess, sys
+import lablib
+spark = lablib.spark()
+path = str(lablib.workdir("00") / "t")
+spark.range(10).write.format("delta").mode("overwrite").save(path)
+spark.readStream.format("rate").load().writeStream.format("memory").queryName("left_running").start()
+child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('LAB_SPARK_GATEWAY'))"],
+                       capture_output=True, text=True).stdout.strip()
+print(json.dumps({"pid": spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid(),
+                  "warehouse": spark.conf.get("spark.sql.warehouse.dir"),
+                  "rows": spark.read.format("delta").load(path).count(), "child": child}))
+"""
+
+
+def _kernel(env: dict[str, str], home) -> dict:
+    proc = subprocess.run([sys.executable, "-c", KERNEL], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **env, "LAB_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def shared(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "suite"))
+    jvm = SharedJVM()
+    yield jvm
+    jvm.close()
+
+
+def test_kernels_take_turns_in_one_jvm_each_with_its_own_home(shared, tmp_path):
+    first = _kernel(shared.env(), tmp_path / "first home")
+    shared.release()  # the first kernel's context and its running stream: stopped here
+    second = _kernel(shared.env(), tmp_path / "second home")
+    jvm_pid = shared._gateway.proc.pid
+    # both ran in the shared JVM (spark-submit execs into java: the same pid), not in one of their own
+    assert first["pid"] == second["pid"] == jvm_pid
+    assert first["warehouse"].endswith("first home/warehouse")
+    assert second["warehouse"].endswith("second home/warehouse")
+    assert first["rows"] == second["rows"] == 10
+    # a process the kernel started got no gateway: it would start its own JVM
+    assert first["child"] == second["child"] == "None"
+    assert shared.starts == 1
+
+
+def test_without_release_the_next_kernel_is_refused(shared, tmp_path):
+    """What release() is for: Spark allows one SparkContext per JVM."""
+    _kernel(shared.env(), tmp_path / "first home")
+    proc = subprocess.run([sys.executable, "-c", KERNEL], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **shared.env(), "LAB_HOME": str(tmp_path / "second home")})
+    assert proc.returncode != 0
+    assert "Spark failed to start: org.apache.spark.SparkException: Only one SparkContext should be running" in proc.stderr
+
+
+def test_a_jvm_that_died_is_started_again(shared, tmp_path):
+    before = shared.env()[VARIABLE]
+    shared._gateway.proc.kill()
+    shared._gateway.proc.wait(timeout=30)
+    shared.release()  # nothing to release in a dead JVM, and no error
+    after = shared.env()[VARIABLE]
+    assert after != before and shared.starts == 2
+    assert _kernel(shared.env(), tmp_path / "home")["rows"] == 10
