@@ -46,7 +46,7 @@ def _run(args) -> int:
     from lablib import notebooks
 
     return notebooks.run_cli(args.chapters, labs=args.labs, scale=args.scale, save=args.save,
-                             strict=args.strict)
+                             strict=args.strict, own_jvm=args.own_jvm)
 
 
 def _progress(args) -> int:
@@ -131,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
                    help="authors: save the executed outputs into solutions/ (CI scale) and rebuild labs/")
     s.add_argument("--strict", action="store_true",
                    help="authors: fail a notebook over its time budget in c.u. at CI scale (always on with CI=true)")
+    s.add_argument("--own-jvm", action="store_true",
+                   help="a Spark JVM in each notebook's kernel, as in JupyterLab (default: several notebooks "
+                        "take turns in one warm JVM)")
     s.set_defaults(func=_run)
 
     s = sub.add_parser("progress", help="your checklist of exercises")

@@ -284,11 +284,13 @@ def run_papermill(source: Path, output: Path, *, parameters: dict, env: dict[str
 
 
 def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = None,
-            progress: bool = True, strict: bool = False, calibration=None) -> RunResult:
+            progress: bool = True, strict: bool = False, calibration=None,
+            jvm: dict[str, str] | None = None) -> RunResult:
     """Run one notebook with papermill; the executed copy goes to $LAB_HOME/runs/.
 
     Time is always reported (in c.u. too when a ``calibration`` is given); it fails the run only
     when ``strict`` (authors and CI) and the notebook ran at CI scale over its budget in c.u.
+    ``jvm`` is a shared JVM's variable for the kernel (:meth:`lablib.shared_jvm.SharedJVM.env`).
     """
     cfg = settings()
     source = chapter.lab if labs else chapter.solution
@@ -303,7 +305,7 @@ def execute(chapter: chapters.Chapter, labs: bool = False, scale: str | None = N
     # its SCALE parameter; lablib.reset(..., scale=SCALE) makes it the kernel's LAB_SCALE (the one
     # route, see lablib/config.py)
     status, error = run_papermill(source, output, parameters={"SCALE": scale}, progress=progress,
-                                  env={} if labs else {"LAB_CHECKS_STRICT": "1"})
+                                  env={**({} if labs else {"LAB_CHECKS_STRICT": "1"}), **(jvm or {})})
     status = "failed" if status == "crashed" else status  # `lab run` has one word for both
     seconds = time.perf_counter() - started
     cu = None
@@ -350,8 +352,11 @@ def save_outputs(executed: Path, solution: Path) -> None:
 
 
 def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save: bool = False,
-            strict: bool = False) -> int:
+            strict: bool = False, own_jvm: bool = False) -> int:
     """`lab run`: a learner's run reports time; ``strict`` (authors, and CI=true) also enforces budgets.
+
+    Several notebooks take turns in one warm Spark JVM (lablib/shared_jvm.py), each with its own
+    SparkContext; ``own_jvm`` starts a JVM in each kernel instead, as a learner's notebook does.
 
     A headless run leaves no broker or JVM behind: at the end it stops the embedded services its
     notebooks started, and keeps those that ran before it (a learner's `make lab`, a `lab up`)."""
@@ -372,7 +377,8 @@ def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save
           flush=True)
     running_before = services.running()
     try:
-        results = _run_all(selected, labs=labs, scale=scale, save=save, strict=strict, calibration=cal)
+        results = _run_all(selected, labs=labs, scale=scale, save=save, strict=strict, calibration=cal,
+                           share_jvm=not own_jvm)
     finally:
         started = services.running() - running_before
         if started:
@@ -394,16 +400,35 @@ def run_cli(names: list[str], labs: bool = False, scale: str | None = None, save
 
 
 def _run_all(selected: list[chapters.Chapter], labs: bool, scale: str | None, save: bool, strict: bool,
-             calibration) -> list[RunResult]:
+             calibration, share_jvm: bool = True) -> list[RunResult]:
     results = []
-    for i, chapter in enumerate(selected, 1):
-        print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
-        result = execute(chapter, labs=labs, scale=scale, strict=strict, calibration=calibration)
-        results.append(result)
-        line = f"      {result.status} in {result.seconds:.1f} s = {result.cu:.1f} c.u."
-        print(line + (f" — {result.error}" if result.error else ""), flush=True)
-        if save and result.status in ("ok", "over budget"):  # the outputs are right either way
-            save_outputs(result.output, chapter.solution)
-            build_one(chapter)
-            print(f"      outputs saved to solutions/{chapter.solution.name}; labs/{chapter.lab.name} rebuilt")
+    cfg = settings()
+    shared = None
+    if share_jvm and len(selected) > 1 and cfg.spark_master.startswith("local") and not cfg.spark_remote:
+        from lablib.shared_jvm import SharedJVM
+
+        shared = SharedJVM()
+        print("the notebooks take turns in one warm Spark JVM (--own-jvm: a JVM each, as in JupyterLab)",
+              flush=True)
+    try:
+        for i, chapter in enumerate(selected, 1):
+            print(f"[{i}/{len(selected)}] chapter {chapter.number}: {chapter.name}", flush=True)
+            result = execute(chapter, labs=labs, scale=scale, strict=strict, calibration=calibration,
+                             jvm=shared.env() if shared else None)
+            if shared:
+                shared.release()  # the next kernel builds its SparkContext in a JVM with none
+            results.append(_report(result, chapter, save))
+    finally:
+        if shared:
+            shared.close()
     return results
+
+
+def _report(result: RunResult, chapter: chapters.Chapter, save: bool) -> RunResult:
+    line = f"      {result.status} in {result.seconds:.1f} s = {result.cu:.1f} c.u."
+    print(line + (f" — {result.error}" if result.error else ""), flush=True)
+    if save and result.status in ("ok", "over budget"):  # the outputs are right either way
+        save_outputs(result.output, chapter.solution)
+        build_one(chapter)
+        print(f"      outputs saved to solutions/{chapter.solution.name}; labs/{chapter.lab.name} rebuilt")
+    return result

@@ -63,6 +63,12 @@ class SharedJVM:
         kernel starts from a JVM with no SparkContext (Spark allows one per JVM)."""
         if not self._alive():
             return
+        try:
+            self._stop_context()
+        except Exception:  # noqa: BLE001 - a JVM that cannot be cleaned is replaced: the next env() starts one
+            self.close()
+
+    def _stop_context(self) -> None:
         jvm = self._gateway.jvm
         default = jvm.org.apache.spark.sql.classic.SparkSession.getDefaultSession()
         if default.isDefined():

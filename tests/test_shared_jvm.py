@@ -77,3 +77,38 @@ def test_a_jvm_that_died_is_started_again(shared, tmp_path):
     after = shared.env()[VARIABLE]
     assert after != before and shared.starts == 2
     assert _kernel(shared.env(), tmp_path / "home")["rows"] == 10
+
+
+def _pid_notebook(folder, number: str, leave_stream: bool):
+    import nbformat
+
+    from lablib import chapters
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["lab"] = {"chapter": number, "title": "pid", "budget_cu": 8}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    code = ("import lablib, pathlib\nspark = lablib.spark()\n"
+            f"pathlib.Path({str(folder / number)!r}).write_text(str("
+            "spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()))\n")
+    if leave_stream:
+        code += "spark.readStream.format('rate').load().writeStream.format('memory').queryName('q').start()\n"
+    nb.cells = [nbformat.v4.new_code_cell("SCALE = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(code)]
+    path = folder / f"{number}_pid.ipynb"
+    nbformat.write(nb, path)
+    return chapters.Chapter(number, path, folder / f"{number}_lab.ipynb")
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_lab_run_of_several_notebooks_lends_them_one_jvm_unless_asked_not_to(tmp_path, monkeypatch, capsys, share):
+    from lablib import notebooks
+    from lablib.calibration import Calibration
+
+    monkeypatch.setenv("LAB_HOME", str(tmp_path / "home"))
+    selected = [_pid_notebook(tmp_path, "97", leave_stream=True), _pid_notebook(tmp_path, "98", leave_stream=False)]
+    results = notebooks._run_all(selected, labs=False, scale="ci", save=False, strict=False,
+                                 calibration=Calibration([15.0], fixed=True), share_jvm=share)
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    pids = {(tmp_path / n).read_text() for n in ("97", "98")}
+    assert len(pids) == (1 if share else 2)
+    assert ("take turns in one warm Spark JVM" in capsys.readouterr().out) == share
