@@ -50,6 +50,25 @@ def _archive() -> Path:
     return found[-1]
 
 
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Unpack with tarfile's "data" filter (nothing outside ``into``, no devices or odd modes); a
+    Python 3.11 older than 3.11.4 (Debian 12's is 3.11.2) lacks the filters, so there every member
+    is checked by hand first."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        link = (target.parent / member.linkname).resolve() if member.issym() else (
+            (root / member.linkname).resolve() if member.islnk() else target)
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()) or not all(
+                path == root or root in path.parents for path in (target, link)):
+            raise LabError(f"the schema registry's archive holds an unsafe entry ({member.name}): "
+                           "delete it and run `lab setup`")
+    tar.extractall(into)  # noqa: S202 - every member checked above
+
+
 def _unpacked() -> Path:
     """The unpacked app next to its archive (shared by every LAB_HOME that shares the jars)."""
     archive = _archive()
@@ -59,7 +78,7 @@ def _unpacked() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=archive.parent))
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            _extract(tar, tmp)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)  # whole or not at all: a half-unpacked app never runs
     except BaseException:
