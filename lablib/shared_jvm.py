@@ -17,6 +17,7 @@ do in CI. Only one kernel at a time may use a shared JVM (Spark allows one Spark
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from lablib.config import ensure_dir, settings
@@ -59,27 +60,43 @@ class SharedJVM:
         return {VARIABLE: f"{params.port}:{params.auth_token}"}
 
     def release(self) -> None:
-        """Stop whatever context a kernel left in the JVM, its streaming queries first, so the next
-        kernel starts from a JVM with no SparkContext (Spark allows one per JVM)."""
+        """Stop whatever a kernel left in the JVM: its streaming queries, a Spark Connect server it
+        started (lablib.ci.spark_connect), its SparkContext; the next kernel starts from a JVM with
+        no SparkContext (Spark allows one per JVM). Each step is written to the JVM's log."""
         if not self._alive():
             return
         try:
-            self._stop_context()
-        except Exception:  # noqa: BLE001 - a JVM that cannot be cleaned is replaced: the next env() starts one
+            self._note(f"released: {self._stop_context() or 'nothing was running'}")
+        except Exception as exc:  # noqa: BLE001 - a JVM that cannot be cleaned is replaced: env() starts one
+            self._note(f"could not release ({type(exc).__name__}: {str(exc).splitlines()[0][:300]}); "
+                       "replaced by a new JVM")
             self.close()
 
-    def _stop_context(self) -> None:
+    def _note(self, line: str) -> None:
+        with open(self._log, "a") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} lablib.shared_jvm: {line}\n")
+
+    def _stop_context(self) -> str:
         jvm = self._gateway.jvm
+        stopped = []
         default = jvm.org.apache.spark.sql.classic.SparkSession.getDefaultSession()
         if default.isDefined():
             for query in default.get().streams().active():
                 query.stop()
+                stopped.append("a streaming query")
+        # a Connect server outlives its SparkContext (its periodic checks then fail on every tick)
+        connect = getattr(getattr(jvm.org.apache.spark.sql.connect.service, "SparkConnectService$"), "MODULE$")
+        if connect.started():
+            connect.stop(getattr(connect, "stop$default$1")(), getattr(connect, "stop$default$2")())
+            stopped.append("a Spark Connect server")
         # SparkContext.getActive is private[spark]: public in bytecode, on the companion object only
         active = getattr(getattr(jvm.org.apache.spark, "SparkContext$"), "MODULE$").getActive()
         if active.isDefined():
+            stopped.append(f"SparkContext {active.get().applicationId()}")
             active.get().stop()
         jvm.org.apache.spark.sql.classic.SparkSession.clearDefaultSession()
         jvm.org.apache.spark.sql.classic.SparkSession.clearActiveSession()
+        return ", ".join(stopped)
 
     def close(self) -> None:
         if self._gateway is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -22,11 +23,14 @@ spark = lablib.spark()
 path = str(lablib.workdir("00") / "t")
 spark.range(10).write.format("delta").mode("overwrite").save(path)
 spark.readStream.format("rate").load().writeStream.format("memory").queryName("left_running").start()
+from lablib import ci
+connect = ci.spark_connect(spark)  # a Connect server in the JVM, as chapter 08a starts one
 child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('LAB_SPARK_GATEWAY'))"],
                        capture_output=True, text=True).stdout.strip()
 print(json.dumps({"pid": spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid(),
                   "warehouse": spark.conf.get("spark.sql.warehouse.dir"),
-                  "rows": spark.read.format("delta").load(path).count(), "child": child}))
+                  "rows": spark.read.format("delta").load(path).count(), "child": child,
+                  "connect_port": int(connect.rsplit(":", 1)[1])}))
 """
 
 
@@ -58,6 +62,12 @@ def test_kernels_take_turns_in_one_jvm_each_with_its_own_home(shared, tmp_path):
     # a process the kernel started got no gateway: it would start its own JVM
     assert first["child"] == second["child"] == "None"
     assert shared.starts == 1
+    shared.release()
+    released = [line for line in shared._log.read_text().splitlines() if "lablib.shared_jvm: released" in line]
+    assert len(released) == 2 and all("a streaming query, a Spark Connect server, SparkContext local-" in line
+                                      for line in released), released
+    with socket.socket() as s:  # the server stopped with its notebook: its port is free again
+        s.bind(("127.0.0.1", second["connect_port"]))
 
 
 def test_without_release_the_next_kernel_is_refused(shared, tmp_path):
