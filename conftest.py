@@ -74,7 +74,6 @@ def _leave_notebook_home() -> None:
 
     if _SHARED_JVM is not None:
         _SHARED_JVM.release()
-    os.environ.pop("LAB_SPARK_GATEWAY", None)
     subprocess.run([sys.executable, "-m", "lablib.cli", "down", "all"], capture_output=True, timeout=120)
     del os.environ["_LAB_NB_CURRENT"]
     for key, value in ORIGINAL_ENV.items():

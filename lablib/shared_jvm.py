@@ -7,8 +7,8 @@ another can share one JVM instead: :class:`SharedJVM` starts it with the lab's s
 given :meth:`SharedJVM.env` attaches to it (``lablib.session``, through LAB_SPARK_GATEWAY) and builds
 its *own* SparkContext there, from its own LAB_HOME's settings (warehouse, UI port, checkpoints),
 and :meth:`SharedJVM.release` stops that context (and its streaming queries) before the next
-notebook attaches. Measured here (benchmarks/shared_jvm.py): session + first job + first Delta write
-11.5 s in a fresh JVM, 1.2 s in a warm one.
+notebook attaches. Measured here (benchmarks/shared_jvm.py, median of 3): session + first job +
+first Delta write 11.8 s of process wall in a JVM of its own, 1.4 s attached to a warm one.
 
 A learner's kernel is unchanged: without LAB_SPARK_GATEWAY it starts its own JVM, as the blank labs
 do in CI. Only one kernel at a time may use a shared JVM (Spark allows one SparkContext per JVM).

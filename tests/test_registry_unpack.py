@@ -52,6 +52,8 @@ def test_an_entry_outside_the_folder_is_refused(python, tmp_path, member):
         registry._extract(_archive(member), tmp_path / "into")
     if python == "Python 3.11.2":
         assert "the schema registry's archive holds an unsafe entry" in str(err.value)
+    else:  # tarfile's own filter refused it (not some other error on the way)
+        assert isinstance(err.value, tarfile.FilterError)
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "into" / "app" / "out").exists()
 
 
