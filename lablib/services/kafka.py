@@ -46,6 +46,20 @@ def _java() -> str:
     return str(java)
 
 
+def cluster_uuid() -> str:
+    """A new KRaft cluster id, as Kafka's ``Uuid.randomUuid()`` makes one: 16 random bytes, URL-safe
+    base64 without padding (22 characters), never all zeros, the metadata topic's id (1) or
+    starting with '-' (a command line would read it as an option)."""
+    import base64
+    import uuid
+
+    while True:
+        raw = uuid.uuid4().bytes
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        if int.from_bytes(raw, "big") > 1 and not text.startswith("-"):
+            return text
+
+
 def _quiet_logger() -> logging.Logger:
     # librdkafka reports every refused connection; a probe must stay silent
     logger = logging.getLogger("lablib.services.kafka.probe")
@@ -147,10 +161,12 @@ class Kafka(Service):
     def _classpath(self) -> str:
         return os.pathsep.join(str(p) for p in jvm.jars("kafka"))
 
-    def java_command(self, main: str, *args: str, heap: str = HEAP) -> list[str]:
-        """A JVM on the kafka jar set (the broker, StorageTool, ProducerPerformance, Connect)."""
+    def java_command(self, main: str, *args: str, heap: str = HEAP, short: bool = False) -> list[str]:
+        """A JVM on the kafka jar set (the broker, StorageTool, ProducerPerformance, Connect); ``short``
+        for a tool that ends in seconds, where the C2 compiler's work would never pay back."""
         return [
-            _java(), f"-Xms{min(128, int(heap.rstrip('m')))}m", f"-Xmx{heap}",
+            _java(), *(["-XX:TieredStopAtLevel=1"] if short else []),
+            f"-Xms{min(128, int(heap.rstrip('m')))}m", f"-Xmx{heap}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
             "-cp", self._classpath(), main, *args,
@@ -163,16 +179,13 @@ class Kafka(Service):
         (folder / "log4j2.properties").write_text(_LOG4J2)
         if (folder / "data" / "meta.properties").exists():
             return
-        # first start: format the KRaft storage with a fresh cluster id
+        # first start: format the KRaft storage with a fresh cluster id (made here: StorageTool's
+        # random-uuid would cost a JVM start of its own)
         tool = "kafka.tools.StorageTool"
-        out = subprocess.run(self.java_command(tool, "random-uuid", heap="256m"),
-                             capture_output=True, text=True, timeout=120)
-        cluster_id = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else ""
-        if not cluster_id:
-            raise LabError(f"could not create a Kafka cluster id: {out.stderr.strip()[-300:]}; run `lab setup` and try again")
+        cluster_id = cluster_uuid()
         fmt = subprocess.run(
             self.java_command(tool, "format", "--standalone", "-t", cluster_id, "-c", str(props),
-                              "--ignore-formatted", heap="256m"),
+                              "--ignore-formatted", heap="256m", short=True),
             capture_output=True, text=True, timeout=120,
         )
         with open(self.log, "a") as log:
