@@ -99,7 +99,7 @@ def _pid_notebook(folder, number: str, leave_stream: bool):
     from lablib import chapters
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata["lab"] = {"chapter": number, "title": "pid", "budget_cu": 8}
+    nb.metadata["lab"] = {"chapter": number, "title": "pid", "budget_cu": 6}
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     code = ("import lablib, pathlib\nspark = lablib.spark()\n"
             f"pathlib.Path({str(folder / number)!r}).write_text(str("
