@@ -31,9 +31,9 @@ from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
 
 #: a notebook should take at most TARGET_CU (reported) and never more than LIMIT_CU (its budget's cap).
-#: Budgets are about 1.5x + 1 of what CI measured (stop 34's rehearsal, one warm JVM, 0.9-3.3 c.u.),
-#: rounded up to a half: room for one calibration sample's noise and for a notebook run alone in a
-#: JVM of its own (`lab run NN --strict`), which adds about one c.u. of start-up.
+#: Budgets are 1.5x (what CI measured with one warm JVM + 1), rounded up to a half (stop 34's rehearsal:
+#: 0.9-3.3 c.u.): the one c.u. is the start-up of a notebook run alone in a JVM of its own
+#: (`lab run NN --strict`), the 1.5x the noise of one calibration sample.
 TARGET_CU = 3.0
 LIMIT_CU = 6.0
 
