@@ -114,8 +114,9 @@ def _local_conf(long_lived: bool = False) -> dict[str, str]:
     # gives back (a session + small Delta round trip: 42 s -> 31 s wall on this machine).
     # C1-only shrinks the code cache to 48 MB, which Spark's generated code overflows
     # ("Out of space in CodeCache"): give it the tiered default back.
-    # A JVM shared by a run of notebooks lives for minutes: there C2 wins (00, 02, 03b, 10b in one
-    # warm JVM: 149.0 s with C1 only, 133.6 s tiered; 03b -20 %, 10b -16 %).
+    # A JVM shared by a run of notebooks lives for minutes: there C2 pays in Spark-heavy notebooks
+    # (00, 02, 03b, 10b in one warm JVM: 149.0 s C1-only, 133.6 s tiered), though CI's whole course
+    # came out even (stop 35: 672.3 s against 672.5); README "Performance".
     java_opts = (
         ("" if long_lived else "-XX:TieredStopAtLevel=1 ") + "-XX:ReservedCodeCacheSize=240m "
         f"-Dlog4j.configurationFile={_LOG4J.as_uri()} "
