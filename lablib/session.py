@@ -100,9 +100,7 @@ def driver_jars() -> list[Path]:
     return spark_jars
 
 
-def _local_conf(long_lived: bool = False) -> dict[str, str]:
-    """The launch settings of a local JVM; ``long_lived`` for one that serves many notebooks in turn
-    (lablib/shared_jvm.py), where the C2 compiler's work pays back."""
+def _local_conf() -> dict[str, str]:
     cfg = settings()
     spark_jars = driver_jars()
     ensure_dir(cfg.warehouse)
@@ -114,11 +112,10 @@ def _local_conf(long_lived: bool = False) -> dict[str, str]:
     # gives back (a session + small Delta round trip: 42 s -> 31 s wall on this machine).
     # C1-only shrinks the code cache to 48 MB, which Spark's generated code overflows
     # ("Out of space in CodeCache"): give it the tiered default back.
-    # A JVM shared by a run of notebooks lives for minutes: there C2 pays in Spark-heavy notebooks
-    # (00, 02, 03b, 10b in one warm JVM: 149.0 s C1-only, 133.6 s tiered), though CI's whole course
-    # came out even (stop 35: 672.3 s against 672.5); README "Performance".
+    # The shared JVM (lablib/shared_jvm.py) lives for minutes, yet C2 did not pay there either: CI's
+    # course came out even and 00 paid +7 s for its compiling (benchmarks/PROFILE.md, 2026-12-04).
     java_opts = (
-        ("" if long_lived else "-XX:TieredStopAtLevel=1 ") + "-XX:ReservedCodeCacheSize=240m "
+        "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m "
         f"-Dlog4j.configurationFile={_LOG4J.as_uri()} "
         f"'-Dlab.log.dir={cfg.logs}' '-Dderby.system.home={cfg.home / 'derby'}'"
     )

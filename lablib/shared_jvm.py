@@ -47,7 +47,7 @@ class SharedJVM:
         if _on_loopback(cfg.spark_master):  # the same launch lablib.spark() makes, on loopback as it binds
             os.environ["SPARK_LOCAL_IP"] = cfg.spark_local_ip
         with open(self._log, "ab") as log:
-            self._gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(_local_conf(long_lived=True).items()),
+            self._gateway = launch_gateway(SparkConf(loadDefaults=False).setAll(_local_conf().items()),
                                            popen_kwargs={"stdout": log, "stderr": log})
         self.starts += 1
 
