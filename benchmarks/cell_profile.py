@@ -49,7 +49,9 @@ def _prof_jobs():
 
 
 def _prof_commits():
-    return sum(1 for _ in _prof_home.rglob("_delta_log/*.json"))
+    # os.walk, not rglob: a broker may delete a folder while we walk (rglob raises, walk skips it)
+    return sum(sum(1 for f in files if f.endswith(".json"))
+               for root, _, files in _po.walk(_prof_home) if root.endswith("_delta_log"))
 
 
 def _prof_pre(info):
