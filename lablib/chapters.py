@@ -79,11 +79,12 @@ def get(chapter: str | int) -> Chapter:
 
 def services(chapter: str | int) -> tuple[str, ...]:
     """The embedded services a chapter's notebooks declare they use (``metadata.lab.services``),
-    in the order first named; the chapter's reset starts them early."""
+    in the order first named; the chapter's reset starts them early. A part ('08c') names its own
+    only, so a notebook that resets with its part's name starts no other part's services."""
     import json
 
     found: list[str] = []
-    for ch in parts(normalise(chapter)):
+    for ch in parts(chapter):
         try:
             meta = json.loads(ch.solution.read_text()).get("metadata", {}).get("lab", {})
         except (OSError, ValueError):

@@ -17,6 +17,8 @@ def reset(chapter: str | int, scale: str | None = None) -> None:
     """Remove everything chapter NN made: its database, folders, checkpoints, topics, runs.
 
     Run at the top of every lab so it can run twice in a row with the same result.
+    ``chapter``: "05", or a part ("08c"), which resets the whole chapter but starts only the
+    services that part's notebook declares.
     ``scale`` (the notebook's SCALE parameter) picks the dataset scale for this
     kernel: ci, small, full or a number; None keeps LAB_SCALE.
     """
@@ -46,5 +48,5 @@ def reset(chapter: str | int, scale: str | None = None) -> None:
             removed.append(rel(folder))
     from lablib import services  # imported here: `import lablib` stays light
 
-    removed += services.reset_chapter(number, uses=chapters.services(number))
+    removed += services.reset_chapter(number, uses=chapters.services(chapter))
     print(f"reset chapter {number}: " + (", ".join(removed) if removed else "nothing to remove"))

@@ -441,8 +441,8 @@ def reset_chapter(number: str, uses: tuple[str, ...] = ()) -> list[str]:
     for name in uses:
         svc = SERVICES[name]
         if svc.external() is None and not _answers(name):
-            if name == "mlflow" and svc.leftovers(prefix):
-                ensure(svc)  # a run of this chapter before the server was stopped: clear it now
+            if svc.leftovers(prefix):
+                ensure(svc)  # what a run of this chapter may have left before it stopped: clear it now
             elif start_in_background(name):
                 removed.append(f"({svc.title} starting in the background)")
     for name, reset in (("kafka", _reset_kafka), ("mlflow", _reset_mlflow), ("registry", _reset_registry)):

@@ -56,6 +56,12 @@ class Service:
         """Raise a LabError within 10 s when the external service does not answer."""
         raise NotImplementedError
 
+    def leftovers(self, prefix: str) -> bool:
+        """Read while the service is down: may its stored state hold what chapter ``prefix`` left?
+        A chapter's reset then starts it at once to clear that; otherwise it starts in the
+        background. True unless a service knows better (better safe)."""
+        return True
+
     # -- shared -----------------------------------------------------------------
     def ports(self) -> list[int]:
         return [ports.port(name) for name in self.port_names]

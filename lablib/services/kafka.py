@@ -196,6 +196,11 @@ class Kafka(Service):
     def command(self) -> list[str]:
         return self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
 
+    def leftovers(self, prefix: str) -> bool:
+        """A broker that has never been formatted holds nothing; one that has may hold the chapter's
+        topics or its groups' offsets (those live in __consumer_offsets, unreadable from outside)."""
+        return (self.folder / "data" / "meta.properties").exists()
+
     def ready(self) -> bool:
         return (_process.port_open(self.ports()[0]) and metadata_answers(self.address(), timeout=3)
                 and producer_ids_issued(self.address(), timeout=5))

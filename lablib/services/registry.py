@@ -108,6 +108,10 @@ class Registry(Service):
         ensure_dir(settings().home / "registry")
         _unpacked()
 
+    def leftovers(self, prefix: str) -> bool:
+        """No H2 file yet: no subjects at all. With one, the chapter's may be in it (H2 is not read here)."""
+        return any((settings().home / "registry").glob("registry*.db"))
+
     def command(self) -> list[str]:
         app = _unpacked()
         db = settings().home / "registry" / "registry"
