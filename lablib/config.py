@@ -135,6 +135,7 @@ class Settings:
     terraform: str | None = None  # None: terraform, else tofu, found on PATH (lablib.iac)
     cds: bool = True  # the local driver maps the class-data archive `lab setup` recorded (lablib/jvm/cds.py)
     cds_record: Path | None = None  # set for the one driver that records that archive at its exit
+    cds_record_service: str | None = None  # "<service>=<path>": the one service JVM that records its cache at exit
 
     # -- folders under LAB_HOME ------------------------------------------------
     @property
@@ -237,6 +238,7 @@ def settings() -> Settings:
         terraform=_env("LAB_TERRAFORM"),
         cds=_env("LAB_CDS", "on").lower() not in ("off", "0", "false", "no"),
         cds_record=Path(_env("LAB_CDS_RECORD")) if _env("LAB_CDS_RECORD") else None,
+        cds_record_service=_env("LAB_CDS_RECORD_SERVICE") or None,
     )
 
 
@@ -282,8 +284,9 @@ ENVIRONMENT = {
     "LAB_SPARK_MASTER": "Spark master URL (default local[*]); e.g. spark://host:7077",
     "SPARK_REMOTE": "a Spark Connect URL (sc://host:15002); wins over LAB_SPARK_MASTER",
     "LAB_DRIVER_MEMORY": "driver heap (default 2g)",
-    "LAB_CDS": "off: start the Spark driver without the class-data archive `lab setup` records (default: use it when present)",
+    "LAB_CDS": "off: start the Spark driver, the Kafka broker and the schema registry without the class-data files `lab setup` records (default: use them when present)",
     "LAB_CDS_RECORD": "set by `lab setup` for the one Spark run that records the class-data archive (its path)",
+    "LAB_CDS_RECORD_SERVICE": "set by `lab setup` for the one service start that records its class-data cache (`kafka=<path>`, `registry=<path>`)",
     "SPARK_LOCAL_IP": "the address a local Spark session's web UI binds (default 127.0.0.1; the container sets 0.0.0.0 and publishes it on the host's 127.0.0.1)",
     "LAB_SPARK_GATEWAY": "port:secret of a warm Spark JVM to attach to instead of starting one (set by CI for each solution notebook, lablib/shared_jvm.py; never set it by hand)",
     "LAB_SHUFFLE_PARTITIONS": "spark.sql.shuffle.partitions (default 4, sized for 2 cores)",

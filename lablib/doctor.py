@@ -62,6 +62,19 @@ def _class_data_archive() -> tuple[str, bool | None, str]:
     return what, True, f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)"
 
 
+def _service_class_data(name: str) -> tuple[str, bool | None, str]:
+    """Optional: the service starts without it, only slower (lablib/services/class_data.py)."""
+    from lablib import services
+
+    what = f"{name} class-data cache"
+    path = services.class_data_cache(name)
+    if path is None:
+        return what, None, "needs Java and the jars first: run `lab setup`"
+    if not path.is_file():
+        return what, None, f"not recorded for these jars: `lab setup` records it ({name} starts faster with it)"
+    return what, True, f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)"
+
+
 def checks() -> list[tuple[str, bool | None, str]]:
     """(what, ok, detail-or-fix) for every requirement; ok None: an optional tool is missing."""
     cfg = settings()
@@ -93,6 +106,9 @@ def checks() -> list[tuple[str, bool | None, str]]:
         ok = jvm.is_resolved(name)
         rows.append((f"jars: {name}", ok, f"{len(jvm._artifacts(jvm.jars_dir(name)))} files" if ok else "missing or out of date: run `lab setup`"))
     rows.append(_class_data_archive())
+    from lablib.services import CLASS_DATA
+
+    rows += [_service_class_data(name) for name in CLASS_DATA]
     try:
         rows.append(("Chromium", True, f"{browser.chromium()} (browser tests)"))
     except LabError as exc:

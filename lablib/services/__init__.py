@@ -451,6 +451,35 @@ def reset_chapter(number: str, uses: tuple[str, ...] = ()) -> list[str]:
     return removed
 
 
+# -- class-data caches -------------------------------------------------------------
+
+CLASS_DATA = ("kafka", "registry")  # the JVM services whose classes `lab setup` records
+
+
+def class_data_cache(name: str) -> Path | None:
+    """Where service ``name``'s class-data cache is (or would be) for this JVM and these jars;
+    None without its Java or its jars (lablib/services/class_data.py)."""
+    from lablib.services import class_data
+
+    try:
+        return class_data.cache(name, *SERVICES[name].jvm_files())
+    except LabError:
+        return None
+
+
+def record_class_data(log=print) -> None:
+    """`lab setup`: record each JVM service's class-data cache unless it is up to date."""
+    from lablib.services import class_data
+
+    for name in CLASS_DATA:
+        try:
+            files = SERVICES[name].jvm_files()
+        except LabError as exc:
+            log(f"{name} class-data cache: skipped ({exc})")
+            continue
+        class_data.record(name, *files, log=log)
+
+
 # -- headless runs ---------------------------------------------------------------
 
 def running() -> set[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from lablib import jvm
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
-from lablib.services import _process
+from lablib.services import _process, class_data
 from lablib.services._service import Service
 
 HEAP = "512m"
@@ -194,7 +194,14 @@ class Kafka(Service):
             raise LabError(f"formatting Kafka storage in {folder / 'data'} failed; read {self.rel_log()}")
 
     def command(self) -> list[str]:
-        return self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
+        # the broker maps its classes from the file `lab setup` recorded (lablib/services/class_data.py)
+        cmd = self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
+        cmd[1:1] = class_data.options(self.name, *self.jvm_files())
+        return cmd
+
+    def jvm_files(self) -> tuple[Path, list[Path]]:
+        """The java binary and the jars the broker runs: what its class-data cache is valid for."""
+        return Path(_java()), jvm.jars("kafka")
 
     def leftovers(self, prefix: str) -> bool:
         """A broker that has never been formatted holds nothing; one that has may hold the chapter's

@@ -20,6 +20,7 @@ from pathlib import Path
 from lablib import jvm
 from lablib.config import ensure_dir, settings
 from lablib.errors import LabError
+from lablib.services import class_data
 from lablib.services._service import Service
 
 HEAP = "384m"
@@ -108,6 +109,11 @@ class Registry(Service):
         ensure_dir(settings().home / "registry")
         _unpacked()
 
+    def jvm_files(self) -> tuple[Path, list[Path]]:
+        """The java binary and the jars the registry runs: what its class-data cache is valid for."""
+        app = _unpacked()
+        return Path(_java()), [app / "quarkus-run.jar", *sorted((app / "lib").rglob("*.jar"))]
+
     def leftovers(self, prefix: str) -> bool:
         """No H2 file yet: no subjects at all. With one, the chapter's may be in it (H2 is not read here)."""
         return any((settings().home / "registry").glob("registry*.db"))
@@ -132,7 +138,8 @@ class Registry(Service):
             "apicurio.rules.global.compatibility": "BACKWARD",
         }
         return [
-            _java(), "-Xms64m", f"-Xmx{HEAP}", "-XX:+UseSerialGC",
+            # Quarkus's classes mapped from the AOT cache `lab setup` recorded (lablib/services/class_data.py)
+            _java(), *class_data.options(self.name, *self.jvm_files()), "-Xms64m", f"-Xmx{HEAP}", "-XX:+UseSerialGC",
             *(f"-D{k}={v}" for k, v in props.items()), "-jar", str(app / "quarkus-run.jar"),
         ]
 
