@@ -55,6 +55,9 @@ def _stale_pid_file_and_taken_port(registry) -> None:
     # a port set explicitly (LAB_REGISTRY_PORT) and held by another program cannot move: a one-line
     # error naming the port and the program (a recorded port moves instead: test_services_ports.py)
     with socket.socket() as squatter:
+        # the registry just stopped: connections it closed itself sit in TIME_WAIT on that port for a
+        # minute, and a plain bind is refused for them (a listener still refuses this one)
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", registry.ports()[0]))
         squatter.listen()
         failed = lab("up", "registry", env={"LAB_REGISTRY_PORT": str(registry.ports()[0])})
