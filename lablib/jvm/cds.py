@@ -153,31 +153,43 @@ def record(classpath: list[Path], log=print) -> Path | None:
     if target.is_file():
         log(f"class-data archive: {target.name} is up to date")
         return target
-    ensure_dir(target.parent)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    scratch = tempfile.mkdtemp(prefix="cds-", dir=ensure_dir(settings().home / "tmp"))
-    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(settings().jars), RECORD_VAR: str(partial)}
-    for var in ("SPARK_REMOTE", "LAB_SPARK_MASTER", "LAB_CDS"):
-        env.pop(var, None)  # a local driver: the archive is for the JVM the notebooks start
     log("class-data archive: recording Spark's classes (a short Spark run, about a minute) ...")
+    return record_at_exit(target, [WORKLOAD], lambda partial: str(partial), var=RECORD_VAR,
+                          unset=("SPARK_REMOTE", "LAB_SPARK_MASTER", "LAB_CDS"),  # the notebooks' local driver
+                          what="class-data archive", without="Spark starts without it", minutes=30, log=log)
+
+
+def record_at_exit(target: Path, argv: list[str], mark, *, var: str, unset: tuple[str, ...], what: str,
+                   without: str, minutes: int, log=print) -> Path | None:
+    """Run ``python -c argv...`` in a fresh process and a throw-away home (sharing the jars), with
+    ``var`` set to ``mark(partial)`` so that the one JVM it starts writes ``partial`` as it exits.
+    That file is renamed to ``target`` only when complete, and the older files of the same kind beside
+    it are removed. ``unset``: variables the process must not inherit. Returns ``target``, or None
+    after one line (``what``: not recorded (why); ``without``)."""
+    ensure_dir(target.parent)
+    kind = target.name.split("-")[0]  # spark, kafka, registry: files are named <kind>-<digest>.<suffix>
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    scratch = tempfile.mkdtemp(prefix=f"cds-{kind}-", dir=ensure_dir(settings().home / "tmp"))
+    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(settings().jars), var: mark(partial)}
+    for name in unset:
+        env.pop(name, None)
     began = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-c", WORKLOAD], env=env, capture_output=True, text=True,
-                              timeout=1800)
+        proc = subprocess.run([sys.executable, "-c", *argv], env=env, capture_output=True, text=True,
+                              timeout=minutes * 60)
         if proc.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-            tail = (proc.stderr.strip().splitlines() or ["no archive written"])[-1]
-            log(f"class-data archive: not recorded ({tail}); Spark starts without it")
+            tail = (proc.stderr.strip().splitlines() or ["nothing written"])[-1]
+            log(f"{what}: not recorded ({tail}); {without}")
             return None
         partial.replace(target)
     except subprocess.TimeoutExpired:
-        log("class-data archive: the recording run took over 30 minutes; Spark starts without it")
+        log(f"{what}: the recording run took over {minutes} minutes; {without}")
         return None
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    for old in target.parent.glob("spark-*.jsa"):
+    for old in target.parent.glob(f"{kind}-*{target.suffix}"):
         if old != target:
             old.unlink(missing_ok=True)
-    size = target.stat().st_size / 1e6
-    log(f"class-data archive: {target.name} ({size:.0f} MB) in {time.monotonic() - began:.0f} s")
+    log(f"{what}: {target.name} ({target.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - began:.0f} s")
     return target

@@ -23,15 +23,9 @@ name, found missing, and the service starts as before until `lab setup` records 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-from lablib.config import ensure_dir, settings
+from lablib.config import settings
 from lablib.jvm import cds
 
 #: set by :func:`record` for the one service process that writes its cache at exit: "<name>=<path>"
@@ -121,30 +115,6 @@ def record(name: str, java: Path, jars: list[Path], log=print) -> Path | None:
     if target.is_file():
         log(f"{what}: {target.name} is up to date")
         return target
-    ensure_dir(target.parent)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    scratch = tempfile.mkdtemp(prefix=f"cds-{name}-", dir=ensure_dir(settings().home / "tmp"))
-    env = {**os.environ, "LAB_HOME": scratch, "LAB_JARS_DIR": str(settings().jars),
-           RECORD_VAR: f"{name}={partial}"}
-    for var in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "LAB_CDS"):
-        env.pop(var, None)  # the embedded service, as the labs start it
-    began = time.monotonic()
-    try:
-        proc = subprocess.run([sys.executable, "-c", _WORKLOAD, name], env=env, capture_output=True,
-                              text=True, timeout=600)
-        if proc.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-            tail = (proc.stderr.strip().splitlines() or ["nothing written"])[-1]
-            log(f"{what}: not recorded ({tail}); it starts without one")
-            return None
-        partial.replace(target)
-    except subprocess.TimeoutExpired:
-        log(f"{what}: the recording run took over 10 minutes; it starts without one")
-        return None
-    finally:
-        partial.unlink(missing_ok=True)
-        shutil.rmtree(scratch, ignore_errors=True)
-    for old in target.parent.glob(f"{name}-*.{_KINDS[name][0]}"):
-        if old != target:
-            old.unlink(missing_ok=True)
-    log(f"{what}: {target.name} ({target.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - began:.0f} s")
-    return target
+    return cds.record_at_exit(target, [_WORKLOAD, name], lambda partial: f"{name}={partial}", var=RECORD_VAR,
+                              unset=("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "LAB_CDS"),  # the embedded one
+                              what=what, without="it starts without one", minutes=10, log=log)
