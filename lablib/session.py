@@ -20,6 +20,7 @@ from lablib import jvm, ports, write_errors
 from lablib.config import ensure_dir, settings, spark_gateway
 from lablib.errors import LabError
 from lablib.jvm import cds
+from lablib.jvm.patches import LOCAL_FS_CONF, local_fs_patch
 
 _LOG4J = Path(__file__).resolve().parent / "jvm" / "log4j2-quiet.properties"
 
@@ -97,7 +98,8 @@ def driver_jars() -> list[Path]:
 
         patch = lineage_patch()
         spark_jars = [*spark_jars, *([patch] if patch else []), *jvm.jars("lineage")]
-    return spark_jars
+    local_fs = local_fs_patch()  # Hadoop's file: without a process per created file (lablib/jvm/patches.py)
+    return [*spark_jars, *([local_fs] if local_fs else [])]
 
 
 def _local_conf() -> dict[str, str]:
@@ -151,6 +153,8 @@ def _local_conf() -> dict[str, str]:
         # vectorised Python <-> JVM transfer for toPandas / createDataFrame(pandas)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
+    if local_fs_patch() in spark_jars:  # its classes serve file: paths (lablib/jvm/patches.py)
+        conf.update(LOCAL_FS_CONF)
     if _on_loopback(cfg.spark_master):
         # the driver's RPC and block manager listen here; executors (if any) run on this machine too
         conf["spark.driver.host"] = "127.0.0.1"
