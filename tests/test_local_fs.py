@@ -10,6 +10,7 @@ answer as Hadoop's do.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def _round_trip(tmp_path: Path, which: str) -> tuple[list[str], dict[str, int]]:
     spy.mkdir()
     calls = tmp_path / f"calls-{which}.log"
     for command in ("chmod", "readlink"):
-        real = subprocess.run(["which", command], capture_output=True, text=True, check=True).stdout.strip()
+        real = shutil.which(command)
         script = spy / command
         script.write_text(f'#!/bin/sh\necho "{command} $*" >> "{calls}"\nexec {real} "$@"\n')
         script.chmod(0o755)

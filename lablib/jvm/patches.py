@@ -96,8 +96,6 @@ def lineage_patch() -> Path | None:
 def local_fs_patch() -> Path | None:
     """The compiled jar of the forkless local file system (against pyspark's own Hadoop jars), or None
     (with one line on stderr) when it cannot be built here; Spark then uses Hadoop's, only slower."""
-    from pyspark.find_spark_home import _find_spark_home
-
-    hadoop = sorted((Path(_find_spark_home()) / "jars").glob("hadoop-client-api-*.jar"))
+    hadoop = sorted((jvm.pyspark_home() / "jars").glob("hadoop-client-api-*.jar"))
     return _patch_jar("localfs-patch", sorted(LOCAL_FS_DIR.rglob("*.java")), hadoop,
                       "Spark starts a process for every local file it creates (slower, same results)")
