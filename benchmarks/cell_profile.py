@@ -7,9 +7,10 @@ Runs each solution notebook at CI scale in a fresh LAB_HOME (as CI does), with a
 kernel that records, after every cell, the time it took, how many Spark jobs it started (the
 Spark UI's REST API) and how many Delta commits it wrote (new ``_delta_log/*.json`` files under
 LAB_HOME); per notebook also the seconds spent inside its Spark jobs (the rest is the driver's
-planning, Python and waiting) and the classes Spark's code generation compiled. ``--shared-jvm`` lends the notebooks one warm Spark JVM in turn, as CI and ``lab run``
-do (lablib/shared_jvm.py); without it each kernel starts its own, as in JupyterLab. Writes a Markdown table per notebook: the cells above ``--min-seconds``, then the
-total. Nothing is asserted; it shows what to trim.
+planning, Python and waiting) and the classes Spark's code generation compiled. ``--shared-jvm``
+lends the notebooks one warm Spark JVM in turn, as CI and ``lab run`` do (lablib/shared_jvm.py);
+without it each kernel starts its own, as in JupyterLab. Writes a Markdown table per notebook: the
+cells above ``--min-seconds``, then the total. Nothing is asserted; it shows what to trim.
 """
 
 from __future__ import annotations

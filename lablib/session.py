@@ -118,7 +118,7 @@ def _local_conf() -> dict[str, str]:
     # course came out even and 00 paid +7 s for its compiling (benchmarks/PROFILE.md, 2026-12-04).
     # The JVM's own zone is UTC, as the session's is: Delta 4.4 checks its commit checksum with a full
     # state reconstruction after every commit when the JVM's zone is not UTC (it cannot trust old
-    # timestamps written there), two more Spark jobs per commit for a learner outside UTC.
+    # timestamps written there): up to two more Spark jobs per commit for a learner outside UTC.
     java_opts = (
         "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -Duser.timezone=UTC "
         f"-Dlog4j.configurationFile={_LOG4J.as_uri()} "
