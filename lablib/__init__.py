@@ -27,6 +27,9 @@ The public face, and all a notebook may use::
     lablib.bars([m1, m2], {"seconds": ...}, "title")  # those measurements side by side, one chart per metric
     with lablib.spark_conf({"spark.sql.adaptive.enabled": False}): ...  # settings for one block only
 
+Importing lablib sets the kernel's zone to UTC, as Spark's and the data's (lablib/clock.py):
+``datetime.now()`` then gives UTC too.
+
 This module is only the face: each name comes from the module that owns it
 (session, measuring, paths, resetting, services, data, ml, check). Modules inside
 lablib import those modules, never this one (docs/architecture.md).
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import importlib
 
+from lablib.clock import use_utc
 from lablib.errors import LabError
 from lablib.measuring import bars, measure
 from lablib.paths import checkpoint, home, local_path, rel, workdir
@@ -48,6 +52,8 @@ __all__ = [
     "data", "ml", "gold", "ci", "iac", "resources", "orchestration", "governance", "check", "LabError",
 ]
 __version__ = "0.1.0"
+
+use_utc()  # before any session: collected timestamps read as Spark shows them (lablib/clock.py)
 
 
 def targets():

@@ -45,6 +45,7 @@ SVG = REPO / "docs" / "architecture.svg"
 LAYERS: dict[str, tuple[int, str]] = {
     "lablib.errors": (0, "LabError, the one error a learner reads"),
     "lablib.config": (0, "every setting (env var -> default), the scale validator"),
+    "lablib.clock": (1, "the kernel's zone: UTC, as Spark's and the data's"),
     "lablib.chapters": (1, "the course's notebooks, from solutions/NN_*.ipynb"),
     "lablib.over_connect": (1, "the chapters that need the classic session, said over Spark Connect"),
     "lablib.jvm": (1, "pinned JVM jars (lab setup)"),
