@@ -8,7 +8,6 @@ session says so in one sentence at its lablib.reset.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -17,13 +16,14 @@ import sys
 import pytest
 
 from lablib import config, over_connect
+from tests.homes import fresh_process_env
 
 LAB = [sys.executable, "-m", "lablib.cli"]
 
 
 def _env(home, **extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "LAB_SPARK_MASTER", "LAB_CONNECT_PORT")}
-    return {**env, "LAB_HOME": str(home), "LAB_JARS_DIR": str(config.settings().jars), **extra}
+    return fresh_process_env(home, drop=("LAB_SPARK_GATEWAY", "SPARK_REMOTE", "LAB_SPARK_MASTER", "LAB_CONNECT_PORT"),
+                             **extra)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ only the jobs inside its block, with table and column lineage, to a local file."
 from __future__ import annotations
 
 from lablib import governance
+from tests.homes import fresh_process_env
 
 
 def test_refused_names_the_condition(spark, tmp_path):
@@ -59,7 +60,6 @@ def test_lineage_of_catalog_tables_under_a_home_with_a_space(spark, tmp_path):
     # its dataset (0 edges). The tests' session lives in "$LAB_TEST_HOMES/home tests" (a space); built
     # elsewhere, a fresh process in a home with a space gives the proof.
     import json
-    import os
     import subprocess
     import sys
 
@@ -75,8 +75,7 @@ def test_lineage_of_catalog_tables_under_a_home_with_a_space(spark, tmp_path):
             exec(SPACED, scope)
         result = json.loads(out.getvalue().strip().splitlines()[-1])
     else:
-        env = {**os.environ, "LAB_HOME": str(tmp_path / "home lineage"),
-               "LAB_JARS_DIR": os.environ.get("LAB_JARS_DIR") or str(lablib.home() / "jars")}
+        env = fresh_process_env(tmp_path / "home lineage")
         proc = subprocess.run([sys.executable, "-c", SPACED], capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -14,12 +14,11 @@ process started in Berlin.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import lablib
-from lablib.config import settings
+from tests.homes import fresh_process_env
 
 COMMITS = 4
 
@@ -63,8 +62,7 @@ print(jvm.java.util.TimeZone.getDefault().getID(), jvm.java.lang.System.getPrope
 
 
 def test_a_session_started_outside_utc_runs_its_jvm_in_utc(tmp_path):
-    env = {**os.environ, "TZ": "Europe/Berlin", "LAB_HOME": str(tmp_path / "home"),
-           "LAB_JARS_DIR": str(settings().jars)}
+    env = fresh_process_env(tmp_path / "home", TZ="Europe/Berlin")
     out = subprocess.run([sys.executable, "-c", LAUNCH], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["UTC", "UTC"], out.stdout
@@ -82,8 +80,7 @@ print(before, after, ts.isoformat(), child)
 
 
 def test_a_kernel_started_outside_utc_collects_timestamps_as_spark_shows_them(tmp_path):
-    env = {**os.environ, "TZ": "Europe/Berlin", "LAB_HOME": str(tmp_path / "home"),
-           "LAB_JARS_DIR": str(settings().jars)}
+    env = fresh_process_env(tmp_path / "home", TZ="Europe/Berlin")
     out = subprocess.run([sys.executable, "-c", KERNEL], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after, collected, child = out.stdout.split()[-4:]

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from py4j.protocol import Py4JJavaError
 
-from lablib.config import settings
 from lablib.jvm.patches import LOCAL_FS_CONF, local_fs_patch
+from tests.homes import fresh_process_env
 
 
 def test_the_patch_builds_and_the_session_serves_file_paths_with_it(spark):
@@ -66,9 +66,7 @@ def _round_trip(tmp_path: Path, which: str) -> tuple[list[str], dict[str, int]]:
         script.chmod(0o755)
     home = tmp_path / f"home-{which}"
     table = home / "t"
-    env = {**os.environ, "PATH": f"{spy}{os.pathsep}{os.environ['PATH']}", "LAB_HOME": str(home),
-           "LAB_JARS_DIR": str(settings().jars)}
-    env.pop("LAB_SPARK_GATEWAY", None)  # a JVM of its own, started with this PATH
+    env = fresh_process_env(home, PATH=f"{spy}{os.pathsep}{os.environ['PATH']}")  # a JVM of its own, with this PATH
     done = subprocess.run([sys.executable, "-c", _ROUND_TRIP, which, str(table)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,11 +1,11 @@
 """The session helper: one Delta-enabled session, everything under LAB_HOME."""
 
-import os
 import subprocess
 import sys
 
 import lablib
 from lablib import spark as get_spark
+from tests.homes import fresh_process_env
 
 
 def test_same_session_twice_with_delta_and_small_machine_settings():
@@ -56,8 +56,7 @@ def test_a_lab_home_with_spaces_works(tmp_path, capsys):
         out = capsys.readouterr().out
     else:
         home = tmp_path / "my lab home"
-        env = {**os.environ, "LAB_HOME": str(home), "LAB_JARS_DIR": str(lablib.home() / "jars")
-               if not os.environ.get("LAB_JARS_DIR") else os.environ["LAB_JARS_DIR"]}
+        env = fresh_process_env(home)
         proc = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out = proc.stdout
