@@ -1,9 +1,15 @@
 """One SparkSession for the whole test run, sized for tests, not for data."""
 
 import os
+import time
 
 import pytest
 from pyspark.sql import SparkSession
+
+# The tests compare collected timestamps with literals, and PySpark hands timestamps to Python in
+# this process's zone: pin it to UTC, the session's zone below, so a laptop in Berlin agrees with CI.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 @pytest.fixture(scope="session")
