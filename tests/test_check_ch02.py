@@ -185,7 +185,19 @@ def test_scd2(spark, star):
             except Exception as exc:  # noqa: BLE001 - Delta refuses two source rows for one target row
                 assert "MULTIPLE_SOURCE_ROW" in str(exc) and name == "scd_no_latest"
                 break
-    accepts(ch02.scd2(f"{DB}.scd_good"))
+    good = f"{DB}.scd_good"
+    accepts(ch02.scd2(good))
+    # break one closed version of the good table at a time, then put the table back
+    closed = spark.table(good).where("NOT is_current").orderBy("customer_id", "valid_from").first()
+    that = f"customer_id = '{closed.customer_id}' AND valid_from = TIMESTAMP'{closed.valid_from}'"
+    for change, message in (("valid_to = valid_to - INTERVAL 1 DAY",
+                             "1 version(s) whose valid_to is not the next version's valid_from"),
+                            ("is_current = true", "1 customer(s) have more than one current row")):
+        before = DeltaTable.forName(spark, good).history(1).first()["version"]
+        spark.sql(f"UPDATE {good} SET {change} WHERE {that}")
+        rejects(ch02.scd2(good), message)
+        spark.sql(f"RESTORE TABLE {good} TO VERSION AS OF {before}")
+    accepts(ch02.scd2(good))
     rejects(ch02.scd2(None), "the table name is still None")
     rejects(ch02.scd2(f"{DB}.scd_no_latest"),  # Delta refused the batch with a customer twice
             "MERGE commit(s), expected one per batch (3)")
@@ -211,13 +223,30 @@ def test_repeat_rate(spark, star):
     good = (per.groupBy("year").agg(F.count("*").alias("customers"),
                                     F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
             .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
-    accepts(ch02.repeat_rate(good, DB))
-    rejects(ch02.repeat_rate(None, DB), "repeat is still None")
+    accepts(ch02.repeat_rate(good))
+    rejects(ch02.repeat_rate(None), "repeat is still None")
     lines = (f.where("status = 'completed' AND customer_sk <> -1").join(dim, "customer_sk")
              .withColumn("year", (F.col("date_key") / 10000).cast("int"))
              .groupBy("year", "customer_id").agg(F.count("*").alias("orders")))  # lines, not orders
     wrong = (lines.groupBy("year").agg(F.count("*").alias("customers"),
                                        F.sum((F.col("orders") >= 2).cast("int")).alias("repeat_customers"))
              .withColumn("repeat_rate", F.col("repeat_customers") / F.col("customers")))
-    rejects(ch02.repeat_rate(wrong, DB), "count distinct orders per customer_id")
-    rejects(ch02.repeat_rate(good.withColumn("repeat_rate", F.lit(0.5)), DB), "repeat_rate 0.5, expected")
+    rejects(ch02.repeat_rate(wrong), "count distinct orders per customer_id")
+    rejects(ch02.repeat_rate(good.withColumn("repeat_rate", F.lit(0.5))), "repeat_rate 0.5, expected")
+
+
+def test_validity_gaps_follow_sql_on_missing_values():
+    """The chain of versions is checked in Python now; a NULL proves nothing, as in the SQL it replaced."""
+    from datetime import datetime
+
+    from pyspark.sql import Row
+
+    v = Row("customer_id", "valid_from", "valid_to", "is_current")
+    jan, feb, forever = datetime(2024, 1, 1), datetime(2024, 2, 1), datetime(9999, 12, 31)
+    assert ch02._validity_gaps([v("C1", jan, feb, False), v("C1", feb, forever, True)]) == 0
+    assert ch02._validity_gaps([v("C1", jan, jan, False), v("C1", feb, forever, True)]) == 1  # a hole
+    assert ch02._validity_gaps([v("C1", jan, feb, True), v("C1", feb, forever, True)]) == 1  # closed yet current
+    assert ch02._validity_gaps([v("C1", jan, feb, False)]) == 1  # the last version is closed
+    assert ch02._validity_gaps([v("C1", jan, datetime(2030, 1, 1), True)]) == 1  # current, not open-ended
+    assert ch02._validity_gaps([v("C1", jan, None, True)]) == 0  # an open end written as NULL
+    assert ch02._validity_gaps([v("C1", feb, forever, True), v("C1", jan, feb, False)]) == 0  # any order

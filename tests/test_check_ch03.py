@@ -96,6 +96,9 @@ def test_upsert(spark):
                                       "safety_cert": "u.safety_cert"})
         .withSchemaEvolution().execute())
     accepts(ch03.upsert(name, updates))
+    # a later commit changes a merged price: the check still reads the MERGE's own version, by time travel
+    spark.sql(f"UPDATE {name} SET list_price = 99.00 WHERE product_id = 'P-2'")
+    accepts(ch03.upsert(name, updates))
 
     wrong = f"{DB}.upsert_no_insert"
     _catalogue(spark, wrong)

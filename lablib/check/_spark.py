@@ -51,8 +51,9 @@ def need_delta(path, spark):
 
 
 def history(table) -> list[dict]:
-    """The commits of a DeltaTable, oldest first, as plain dicts."""
-    rows = table.history().select("version", "operation", "operationParameters").collect()
+    """The commits of a DeltaTable, oldest first, as plain dicts (with each commit's own metrics: reading
+    an older version to count it costs a log replay, the metrics are already in the history)."""
+    rows = table.history().select("version", "operation", "operationParameters", "operationMetrics").collect()
     return sorted((r.asDict() for r in rows), key=lambda r: r["version"])
 
 
