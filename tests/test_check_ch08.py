@@ -116,14 +116,14 @@ def test_a_run_can_borrow_a_running_spark(repo, spark):
     assert gate.passed, gate.output
 
 
-def test_the_shipped_suite_passes_in_a_terminal_set_to_another_zone(repo, spark):
+def test_the_shipped_suite_passes_in_a_terminal_set_to_another_zone(repo, spark, monkeypatch):
     """A learner may run the package's tests from a terminal in their laptop's zone, without lablib
     (which keeps the kernel in UTC): the suite pins its own zone (tests/conftest.py). Without that pin,
     two mixed-format-date cases read Spark's 10:00 as 11:00 in Berlin."""
-    zone = ci.run("zone", [sys.executable, "-c", "import time; print(time.tzname[0])"], repo, TZ="Europe/Berlin")
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # the gates' environment is this process's (ci.tool_env)
+    zone = ci.run("zone", [sys.executable, "-c", "import time; print(time.tzname[0])"], repo)
     assert zone.output == "CET", f"the control: the suite would not run in Berlin ({zone.output})"
-    gate = ci.run("berlin", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_clean.py"],
-                  repo, TZ="Europe/Berlin", SPARK_REMOTE=ci.spark_connect(spark), PYSPARK_PYTHON=sys.executable)
+    gate = ci.pytest(repo, "tests/test_clean.py", name="berlin", remote=ci.spark_connect(spark))
     assert gate.passed, gate.output[-2000:]
 
 
