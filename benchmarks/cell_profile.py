@@ -1,7 +1,7 @@
 """Where each notebook's time goes, cell by cell: seconds, Spark jobs, Delta commits.
 
     .venv/bin/python benchmarks/cell_profile.py [NN ...] [--out benchmarks/PROFILE.md] [--min-seconds 1]
-                                                [--shared-jvm]
+                                                [--shared-jvm] [--checks]
 
 Runs each solution notebook at CI scale in a fresh LAB_HOME (as CI does), with a hook in its
 kernel that records, after every cell, the time it took, how many Spark jobs it started (the
@@ -10,7 +10,10 @@ LAB_HOME); per notebook also the seconds spent inside its Spark jobs (the rest i
 planning, Python and waiting) and the classes Spark's code generation compiled. ``--shared-jvm``
 lends the notebooks one warm Spark JVM in turn, as CI and ``lab run`` do (lablib/shared_jvm.py);
 without it each kernel starts its own, as in JupyterLab. Writes a Markdown table per notebook: the
-cells above ``--min-seconds``, then the total. Nothing is asserted; it shows what to trim.
+cells above ``--min-seconds``, then the total. ``--checks`` adds, for each cell that calls a
+``lablib.check``, the Spark actions the check made (count, collect, first, toPandas, ``spark.sql``,
+catalog lookups), summed by the check's source line: a check pays per query and per table version it
+reads first, so this names the line to fold. Nothing is asserted; it shows what to trim.
 """
 
 from __future__ import annotations
@@ -72,6 +75,72 @@ get_ipython().events.register("pre_run_cell", _prof_pre)
 get_ipython().events.register("post_run_cell", _prof_post)
 '''
 
+# --checks: every Spark action a check makes, timed and named by the line of lablib/check that made it
+CHECK_HOOK = r'''
+import functools as _pf, traceback as _ptb
+from pyspark.sql.catalog import Catalog as _PCat
+from pyspark.sql.classic.dataframe import DataFrame as _PDF
+from pyspark.sql.session import SparkSession as _PSS
+
+_prof_calls, _prof_depth = [], [0]
+
+
+def _prof_site():
+    for frame in reversed(_ptb.extract_stack()[:-2]):
+        if "/lablib/check/" in frame.filename:
+            return f"{frame.filename.rsplit('/lablib/', 1)[1]}:{frame.lineno}"
+    return None
+
+
+def _prof_wrap(cls, name):
+    real = getattr(cls, name)
+
+    @_pf.wraps(real)
+    def timed(*args, **kwargs):
+        if _prof_depth[0]:  # first() calls collect(): count the outer call only
+            return real(*args, **kwargs)
+        _prof_depth[0] += 1
+        started = _pt.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            _prof_depth[0] -= 1
+            site = _prof_site()
+            if site:
+                _prof_calls.append((site, name, _pt.perf_counter() - started))
+    setattr(cls, name, timed)
+
+
+for _n in ("count", "collect", "first", "toPandas", "take", "head", "isEmpty"):
+    _prof_wrap(_PDF, _n)
+_prof_wrap(_PSS, "sql")
+for _n in ("tableExists", "getTable", "listTables"):
+    _prof_wrap(_PCat, _n)
+_prof_pre_cell, _prof_post_cell = _prof_pre, _prof_post
+
+
+def _prof_pre(info):
+    _prof_calls.clear()
+    _prof_pre_cell(info)
+
+
+def _prof_post(result):
+    _prof_post_cell(result)
+    if _prof_rows and _prof_calls and "lablib.check." in (result.info.raw_cell or ""):
+        by_line = {}
+        for site, name, seconds in _prof_calls:
+            entry = by_line.setdefault(site, {"line": site, "action": name, "calls": 0, "seconds": 0.0})
+            entry["calls"] += 1
+            entry["seconds"] += seconds
+        _prof_rows[-1]["calls"] = list(by_line.values())
+
+
+get_ipython().events.unregister("pre_run_cell", _prof_pre_cell)
+get_ipython().events.unregister("post_run_cell", _prof_post_cell)
+get_ipython().events.register("pre_run_cell", _prof_pre)
+get_ipython().events.register("post_run_cell", _prof_post)
+'''
+
 DUMP = r'''
 get_ipython().events.unregister("pre_run_cell", _prof_pre)
 get_ipython().events.unregister("post_run_cell", _prof_post)
@@ -101,15 +170,16 @@ except Exception:  # no UI, or a remote session: the table goes without these fi
 '''
 
 
-def profile(chapter, out_dir: Path, jvm: dict[str, str] | None = None) -> list[dict]:
-    """Run one solution notebook with the hook; one dict per cell of the original notebook."""
+def profile(chapter, out_dir: Path, jvm: dict[str, str] | None = None, checks: bool = False) -> list[dict]:
+    """Run one solution notebook with the hook; one dict per cell of the original notebook (with
+    ``checks``, a check's cell also carries its Spark actions by line, ``calls``)."""
     import papermill as pm
 
     from lablib.config import settings
 
     nb = nbformat.read(chapter.solution, as_version=4)
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    nb.cells.insert(0, nbformat.v4.new_code_cell(HOOK))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(HOOK + (CHECK_HOOK if checks else "")))
     nb.cells.append(nbformat.v4.new_code_cell(DUMP))
     source = out_dir / f"{chapter.name}.profiled.ipynb"
     nbformat.write(nb, source)
@@ -163,6 +233,23 @@ def markdown(name: str, rows: list[dict], min_seconds: float, compiled_before: i
     return "\n".join(lines) + "\n"
 
 
+def markdown_checks(name: str, rows: list[dict]) -> str:
+    """The checks of one notebook: seconds and jobs per check cell, then its Spark actions by line."""
+    checks = [r for r in rows if "calls" in r]
+    if not checks:
+        return ""
+    lines = [f"#### {name}: the checks, {sum(r['seconds'] for r in checks):.1f} s, "
+             f"{sum(r['jobs'] for r in checks)} Spark jobs", "",
+             "| cell | check | seconds | jobs | Spark actions by line of lablib/check (ms, calls) |",
+             "|---:|---|---:|---:|---|"]
+    for r in sorted(checks, key=lambda r: -r["seconds"]):
+        calls = "; ".join(f"{c['line']} {c['action']} {c['seconds'] * 1000:.0f}×{c['calls']}"
+                          for c in sorted(r["calls"], key=lambda c: -c["seconds"]))
+        code = r["code"].replace("|", "\\|")
+        lines.append(f"| {r['cell']} | `{code}` | {r['seconds']:.1f} | {r['jobs']} | {calls} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     from lablib import chapters
 
@@ -171,6 +258,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: print it)")
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--shared-jvm", action="store_true", help="one warm Spark JVM lent to each notebook in turn")
+    ap.add_argument("--checks", action="store_true", help="also each check's Spark actions, by line of lablib/check")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lab-profile-"))
     parts = [f"# Notebook profile, CI scale, {time.strftime('%Y-%m-%d')}", "",
@@ -186,10 +274,12 @@ def main() -> None:
     try:
         for chapter in chapters.select(args.chapters):
             print(f"profiling {chapter.name} …", file=sys.stderr, flush=True)
-            rows = profile(chapter, work, shared.env() if shared else None)
+            rows = profile(chapter, work, shared.env() if shared else None, checks=args.checks)
             if shared:
                 shared.release()
             parts.append(markdown(chapter.name, rows, args.min_seconds, compiled_before))
+            if args.checks:
+                parts.append(markdown_checks(chapter.name, rows))
             if shared and rows:  # one JVM's code-generation count runs on across the notebooks
                 compiled_before = rows[0].get("jvm", {}).get("compiles", compiled_before)
             if args.out:  # written after each notebook, so a long run that fails keeps what it measured
