@@ -1,6 +1,9 @@
 """Chapter 05's checks accept the right answer and reject wrong or missing ones (real Kafka, registry, Spark)."""
 
 import json
+import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -163,6 +166,39 @@ def test_schema_evolved(new_topic):
     finally:
         registry.delete_subject(subject)
         registry.delete_subject(subject, permanent=True)
+
+
+def test_schema_evolved_says_when_the_registry_does_not_answer(monkeypatch):
+    """A registry that takes the connection and never answers: the check says so within its timeouts.
+    Without a timeout the registry client waits for ever, and a notebook hangs until nbval's 10 minutes."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def take_and_hold():
+        while True:
+            try:
+                held.append(server.accept()[0])  # accepted, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=take_and_hold, daemon=True).start()
+    monkeypatch.setattr(lablib.services, "registry_url", lambda: f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setattr(ch05, "REGISTRY_TIMEOUT", 0.5)
+    verdict = {}
+    check = threading.Thread(target=lambda: verdict.update(result=ch05.schema_evolved("ch05.silent-value", "ch05.silent")),
+                             daemon=True)  # a thread, so a check that waits for ever fails this test, not CI
+    started = time.monotonic()
+    try:
+        check.start()
+        check.join(60)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert not check.is_alive(), "the check still waits on a silent registry after 60 s"
+    assert held, "the control: the check never reached the silent registry"
+    rejects(verdict["result"], "the schema registry does not answer (ReadTimeout after 4 tries)")
+    assert time.monotonic() - started < 30
 
 
 def _kafka_batch(spark, topic):

@@ -208,12 +208,30 @@ def at_least_once(group, topic, processed):
 
 # -- 4. schema evolution ------------------------------------------------------------------
 
+#: seconds one registry request may wait for its answer; the client tries a request four times. Without it
+#: a registry that takes the connection and never answers would hang the check (and the notebook) for good
+REGISTRY_TIMEOUT = 10
+
+
 def _registry():
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     from lablib import services
 
-    return SchemaRegistryClient({"url": services.registry_url()})
+    return SchemaRegistryClient({"url": services.registry_url(), "timeout": REGISTRY_TIMEOUT})
+
+
+def _registry_answers(call, *args):
+    """``call(*args)`` on the registry client; a registry that does not answer fails the check, saying so."""
+    try:
+        return call(*args)
+    except Exception as exc:
+        # the client's HTTP library is httpx or its successor httpx2, whichever is installed: both name the
+        # errors of a request that got no answer (refused, reset, timed out) TransportError
+        if not any(cls.__name__ == "TransportError" for cls in type(exc).__mro__):
+            raise
+        fail(f"the schema registry does not answer ({type(exc).__name__} after 4 tries)",
+             "restart it: `lab down registry`, then `lab up registry`")
 
 
 @exercise("05", hint='add {"name": "firmware_version", "type": ["null", "string"], "default": null} to the '
@@ -225,15 +243,17 @@ def schema_evolved(subject, topic):
 
     if subject is None:
         fail("the subject is still None")
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
     sr = _registry()
     try:
-        versions = sr.get_versions(subject)
-    except Exception:  # noqa: BLE001 - an unknown subject is the learner's miss, not a crash
+        versions = _registry_answers(sr.get_versions, subject)
+    except SchemaRegistryError:  # an unknown subject is the learner's miss, not a crash
         fail(f"the registry has no subject {subject}")
     if len(versions) < 2:
         fail(f"{subject} has {len(versions)} version(s); register the evolved schema as a new version")
-    first = json.loads(sr.get_version(subject, min(versions)).schema.schema_str)
-    latest = sr.get_latest_version(subject)
+    first = json.loads(_registry_answers(sr.get_version, subject, min(versions)).schema.schema_str)
+    latest = _registry_answers(sr.get_latest_version, subject)
     newest = json.loads(latest.schema.schema_str)
     old = {f["name"] for f in first["fields"]}
     new = {f["name"]: f for f in newest["fields"]}
@@ -250,7 +270,7 @@ def schema_evolved(subject, topic):
     if not seen:
         fail(f"no message of {topic} is written with the latest schema (id {latest.schema_id})",
              "serialise with AvroSerializer(registry, the new schema string) and produce")
-    record = AvroDeserializer(sr)(seen[-1][3], SerializationContext(topic, MessageField.VALUE))
+    record = _registry_answers(AvroDeserializer(sr), seen[-1][3], SerializationContext(topic, MessageField.VALUE))
     names = ", ".join(f["name"] for f in added)
     return (f"{subject}: {len(versions)} versions, the latest adds {names} with a default; "
             f"{len(seen)} message(s) of {topic} use it (e.g. {names.split(', ')[0]}={record.get(added[0]['name'])!r})")
