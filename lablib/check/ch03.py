@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lablib.check import exercise, fail
 from lablib.check._spark import (
+    history,
     need_columns,
     need_dataframe,
     need_table,
@@ -106,15 +107,14 @@ def upsert(name, updates):
     spark = spark_session()
     need_dataframe(updates, "price_updates")
     need_table(spark, name)
-    commits = DeltaTable.forName(spark, name).history().select("version", "operation", "operationMetrics").collect()
-    merges = sorted((r for r in commits if r.operation == "MERGE"), key=lambda r: r.version)
+    commits = history(DeltaTable.forName(spark, name))  # oldest first, each with its metrics
+    merges = [c for c in commits if c["operation"] == "MERGE"]
     if not merges:
         fail(f"the history of {name} has no MERGE", "upsert with one DeltaTable.merge(...).execute()")
     commit = merges[-1]
-    v = commit.version
+    v = commit["version"]
     # the latest version is read as the table (its state is cached); only an older one needs time travel
-    latest = max(r.version for r in commits)
-    now = spark.table(name) if v == latest else spark.read.option("versionAsOf", v).table(name)
+    now = spark.table(name) if v == commits[-1]["version"] else spark.read.option("versionAsOf", v).table(name)
     if "safety_cert" not in now.columns:
         fail("the table has no safety_cert column", "add .withSchemaEvolution() to the merge")
     upd = {r.product_id: r for r in updates.collect()}

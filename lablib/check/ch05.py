@@ -239,12 +239,11 @@ def _registry_answers(call, *args):
 def schema_evolved(subject, topic):
     """``subject`` has a compatible second version with a new optional field; ``topic`` has a message in it."""
     from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     if subject is None:
         fail("the subject is still None")
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     sr = _registry()
     try:
         versions = _registry_answers(sr.get_versions, subject)
