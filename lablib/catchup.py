@@ -29,11 +29,13 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from lablib import chapters
 from lablib.config import settings
+
+if TYPE_CHECKING:
+    import nbformat
 
 _REGION = re.compile(r"^\s*# BEGIN SOLUTION\b", re.M)
 _ANY_CHECK = re.compile(r"\bcheck\.ch\d\d\.[A-Za-z_]\w*\s*\(")
@@ -87,6 +89,10 @@ def check_cell_in(nb: nbformat.NotebookNode, chapter: str, exercise: str) -> str
 
 @functools.lru_cache(maxsize=32)
 def _reference(chapter: str, exercise: str, stamp: tuple) -> Reference | None:
+    # imported here, not at the top: nbformat validates with jsonschema, whose import costs about
+    # a second (it builds an IRI grammar), and every kernel that calls a check imports this module
+    import nbformat
+
     for ch in chapters.all_chapters():
         if ch.number != chapter:
             continue

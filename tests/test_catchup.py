@@ -196,3 +196,15 @@ def test_verify_mode_names_a_check_cell_that_raises_or_never_calls_the_check(she
     shell.user_ns["value"] = None
     shell.run_cell("answer(value)")
     assert "↪ the reference's check cell did not call check.ch97.answer" in capsys.readouterr().out
+
+
+def test_a_kernel_that_calls_a_check_does_not_import_jsonschema():
+    # nbformat validates with jsonschema, whose import costs about a second here (it builds an IRI
+    # grammar); every notebook calls a check, and only a catch-up reads a notebook
+    import subprocess
+    import sys
+
+    code = "import sys, lablib.check, lablib.catchup; print(sorted({'nbformat', 'jsonschema'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"importing the checks loaded {out.stdout.strip()}"
