@@ -67,14 +67,13 @@ def main() -> int:
                 events_file.unlink(missing_ok=True)
                 began = time.perf_counter()
                 if listening:
-                    with governance.lineage(events_file, settle=0):
+                    with governance.lineage(events_file):  # its events delivered when the block ends
                         job(spark)
                 else:
                     job(spark)
                 seconds = time.perf_counter() - began
                 if round_:
                     timed[listening].append(seconds)
-        time.sleep(2)  # let the last events reach the file before reading them
         events = governance.read_events(events_file)
         tables, columns = governance.lineage_edges(events)
         cal = calibration.measure()

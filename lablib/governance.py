@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from pathlib import Path
 
 from lablib import jvm
@@ -66,11 +65,12 @@ LISTENER = "io.openlineage.spark.agent.OpenLineageSparkListener"
 
 
 @contextlib.contextmanager
-def lineage(path, namespace: str = "mega-awesome-toys", settle: float = 2.0):
+def lineage(path, namespace: str = "mega-awesome-toys", settle: float = 30.0):
     """Register the OpenLineage listener for the block; its events are appended to ``path`` (JSON lines).
 
     The listener is added to the running SparkContext and removed after the block, so only the jobs
-    inside it are recorded. ``settle``: seconds to let the listener's last events reach the file.
+    inside it are recorded. ``settle``: at most this many seconds to let the listener's last events
+    reach the file (it writes each one as Spark's listener bus hands it over).
     """
     if not jvm.is_resolved("lineage"):
         raise LabError("the OpenLineage Spark listener is not resolved: run `lab setup`")
@@ -104,13 +104,26 @@ def lineage(path, namespace: str = "mega-awesome-toys", settle: float = 2.0):
     try:
         yield Path(path)
     finally:
-        time.sleep(settle)  # the listener bus delivers asynchronously
+        _deliver(sc, settle)
         sc._jsc.sc().removeSparkListener(listener)
         if warehouse:
             live.set(_WAREHOUSE, warehouse)
 
 
 _WAREHOUSE = "spark.sql.warehouse.dir"
+
+
+def _deliver(sc, seconds: float) -> None:
+    """Wait until Spark's listener bus has handed every event posted so far to its listeners (it
+    delivers asynchronously), at most ``seconds``: a fixed sleep waited for nothing most of the time."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        sc._jsc.sc().listenerBus().waitUntilEmpty(int(seconds * 1000))
+    except Py4JJavaError as exc:
+        if "TimeoutException" not in exc.java_exception.getClass().getName():
+            raise
+        # still busy after `seconds`: the block's events that arrived are in the file
 
 
 def _quoted(location: str) -> str:
