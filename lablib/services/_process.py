@@ -129,10 +129,11 @@ def session_members(sid: int) -> list[int]:
 def leftovers(record: PidRecord) -> list[int]:
     """Processes still running from a service whose leader is gone.
 
-    ``kill -9`` of MLflow's server process (the PID `lab status` shows) leaves its uvicorn
-    worker serving on the port. They are ours only while no live process holds the leader's
-    PID: Linux does not hand out a PID that a live process still uses as its session id, so
-    when the PID does belong to another program now, its session is that program's.
+    ``kill -9`` of a leader that forks (``dagster dev``, the PID `lab status` shows) leaves
+    its children running, one of them serving on the port. They are ours only while no live
+    process holds the leader's PID: Linux does not hand out a PID that a live process still
+    uses as its session id, so when the PID does belong to another program now, its session
+    is that program's.
     """
     if record.ticks is None or not _PROC.is_dir() or is_alive(record):
         return []  # without the leader's start time nothing proves the session was ours
