@@ -213,7 +213,7 @@ def test_mlflow_killed_mid_run_keeps_experiment_runs_params_metrics_artifacts(ho
     client.log_artifact(live.info.run_id, str(notes), artifact_path="docs")
 
     # kill -9 of the PID `lab status` shows: the server is one process (uvicorn runs inside it,
-    # lablib/services/mlflow_server.py), so nothing of it is left to serve the port
+    # lablib/services/mlflow_cli.py), so nothing of it is left to serve the port
     record = _record("mlflow")
     assert _process.session_members(record.pid) == [record.pid], "the server was expected to be one process"
     killed_at = time.monotonic()

@@ -87,6 +87,8 @@ def test_a_served_model_answers_on_loopback_and_stops_with_lab_down(model, capsy
     assert services.served_model() == {"uri": f"models:/{name}@champion", "name": name, "version": 1, "url": url}
     svc = services.SERVED["model"]
     assert _service.status(svc).state == "running"
+    leader = _process.read_pid("model").pid  # MLflow's CLI with its uvicorn inside (services/mlflow_cli.py)
+    assert _process.session_members(leader) == [leader], "the model server was expected to be one process"
     status = subprocess.run([sys.executable, "-m", "lablib.cli", "status"], capture_output=True, text=True, timeout=120)
     assert any(line.split()[:2] == ["model", "running"] for line in status.stdout.splitlines()), status.stdout
     port = ports.port("model")

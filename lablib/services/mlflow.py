@@ -3,7 +3,7 @@
 A sqlite backend store and an artifact store under ``$LAB_HOME/mlflow``;
 artifacts go through the server (``mlflow-artifacts:/``), so clients need no
 shared folder. One worker: the default four cost about a gigabyte. MLflow's CLI runs
-in ``mlflow_server.py``, which keeps its uvicorn in the same process (one MLflow import, not two).
+in ``mlflow_cli.py``, which keeps its uvicorn in the same process (one MLflow import, not two).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ class MLflow(Service):
     def command(self) -> list[str]:
         folder = self.store.parent
         return [
-            # `mlflow server`, with its uvicorn in the same process (mlflow_server.py): 2 s sooner
-            sys.executable, "-m", "lablib.services.mlflow_server", "server",
+            # `mlflow server`, with its uvicorn in the same process (mlflow_cli.py): 2 s sooner
+            sys.executable, "-m", "lablib.services.mlflow_cli", "server",
             "--host", "127.0.0.1", "--port", str(self.ports()[0]), "--workers", "1",
             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
             "--artifacts-destination", str(folder / "artifacts"),
