@@ -62,12 +62,14 @@ def _started_seconds(out: subprocess.CompletedProcess, name: str) -> float:
     return float(line.split(" in ", 1)[1].split(" s", 1)[0])
 
 
-def _assert_down_in_status(name: str) -> None:
+def _assert_down_in_status(name: str) -> str:
+    """`lab status` shows the service stale, with the line saying what to run; returns what it printed."""
     out = lab("status")
     assert out.returncode == 0, out.stderr
     assert states()[name] == "stale", out.stdout
     # one line under the table says what happened and what to run
     assert f"`lab up {name}`" in out.stdout, out.stdout
+    return out.stdout
 
 
 # -- Kafka ---------------------------------------------------------------------------------
@@ -219,8 +221,8 @@ def test_mlflow_killed_mid_run_keeps_experiment_runs_params_metrics_artifacts(ho
     killed_at = time.monotonic()
     os.kill(record.pid, signal.SIGKILL)
     wait_gone([record.pid])
-    _assert_down_in_status("mlflow")
-    assert "still running" not in lab("status").stdout
+    said = _assert_down_in_status("mlflow")
+    assert "still running" not in said, said
 
     capsys.readouterr()
     assert lablib.mlflow_uri() == uri  # the next lab that needs it starts it again
