@@ -40,12 +40,14 @@ def _days(context) -> list[str]:
     return list(context.partition_keys) if context.has_partition_key_range or context.has_partition_key else []
 
 
-def rows_written(spark, name: str) -> int:
+def rows_written(name: str) -> int:
     """Rows the table's latest commit wrote: Delta records them in the commit itself
-    (``operationMetrics.numOutputRows``), so counting them reads the log, not the data again."""
-    from delta.tables import DeltaTable
+    (``operationMetrics.numOutputRows``), so counting them reads the log, not the data again.
+    delta-rs reads that one commit file directly (a few ms); Spark's ``history(1)`` plans and runs
+    a job for it (about 0.14 s a call here; 09a and 09b make 26)."""
+    from deltalake import DeltaTable
 
-    last = DeltaTable.forPath(spark, table_path(name)).history(1).first()
+    last = DeltaTable(table_path(name)).history(1)[0]
     return int(last["operationMetrics"]["numOutputRows"])
 
 
@@ -55,7 +57,7 @@ def _write_days(df: DataFrame, name: str, days: list[str]) -> int:
     where = "day IN (" + ", ".join(f"'{d}'" for d in days) + ")"
     (df.write.format("delta").mode("overwrite").option("replaceWhere", where)
      .partitionBy("day").save(table_path(name)))
-    return rows_written(df.sparkSession, name)
+    return rows_written(name)
 
 
 def _read_days(spark, name: str, days: list[str]) -> DataFrame:
@@ -159,7 +161,7 @@ def _export(name: str) -> Path:
 
 def _overwrite(df: DataFrame, name: str) -> int:
     df.write.format("delta").mode("overwrite").option("overwriteSchema", True).save(table_path(name))
-    return rows_written(df.sparkSession, name)
+    return rows_written(name)
 
 
 @dg.asset(group_name="orders", kinds={"spark", "delta"})
