@@ -1,6 +1,8 @@
 """The promotion rule on its own: which version becomes champion, and the sentence a refusal gives;
 and the bounded sample of hours training collects (which hours, and the weights that stand for the rest)."""
 
+import pytest
+
 from mat_platform.model import promotion, sample_quiet_hours
 
 
@@ -56,3 +58,16 @@ def test_training_samples_quiet_hours_by_key_and_weights_them_back(spark):
     again = sample_quiet_hours(hours.repartition(7), limit=1000)[0].toPandas()
     key = ["machine_id", "hour"]
     assert again.sort_values(key, ignore_index=True).equals(rows.sort_values(key, ignore_index=True))
+
+
+def test_known_hours_within_the_limit_need_no_count(spark):
+    # a table that fails when any Spark action evaluates it: with the bound given, nothing is run
+    from pyspark.sql import functions as F
+
+    poisoned = _hours(spark, 300, 7).withColumn("label", F.expr("assert_true(label < 0)").cast("int") + F.col("label"))
+    table, share = sample_quiet_hours(poisoned, limit=400, hours=307)
+    assert share == 1.0 and "weight" in table.columns
+    # without the bound (or with more hours than the limit) the quiet hours are counted, which evaluates it
+    for hours in (None, 401):
+        with pytest.raises(Exception, match="assert_true|label < 0"):
+            sample_quiet_hours(poisoned, limit=400, hours=hours)

@@ -108,13 +108,19 @@ def champion_version(conf: Settings) -> str | None:
     return None if found is None else str(found.version)
 
 
-def sample_quiet_hours(table, limit: int = MAX_QUIET_HOURS):
+def sample_quiet_hours(table, limit: int = MAX_QUIET_HOURS, hours: int | None = None):
     """``table`` (labelled hours, Spark) with a ``weight`` column, and the share of quiet hours kept:
     all of them (weight 1, share 1.0) when they are at most ``limit``; otherwise every hour before a
     failure (weight 1) and the quiet hours whose key hashes into the first ``limit / quiet`` of the
-    buckets (weight 1 / share): about ``limit`` rows standing for all of them."""
+    buckets (weight 1 / share): about ``limit`` rows standing for all of them.
+
+    ``hours``: how many machine-hours ``table`` was labelled from, when known (gold's rows, from its
+    log). The quiet hours are never more, so at most ``limit`` of them needs no count: a Spark job
+    over the whole labelling saved (0.8 s at ci scale here); only a larger gold is counted."""
     from pyspark.sql import functions as F
 
+    if hours is not None and hours <= limit:
+        return table.withColumn("weight", F.lit(1.0)), 1.0
     quiet = table.where(F.col("label") == 0).count()
     if quiet <= limit:
         return table.withColumn("weight", F.lit(1.0)), 1.0
@@ -139,7 +145,11 @@ def labelled_hours(conf: Settings, spark):
     if last_hour is None:  # a stream's first gold version can hold no complete hour yet
         raise NotEnoughHours(f"gold version {version}: no machine-hour yet, nothing to label")
     table = lablib.ml.label(lablib.ml.usable(feats), lablib.data.read("failures"), last_hour)
-    table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"))
+    # gold holds one row per machine-hour (its transform groups by them, its gate checks it), so its rows
+    # bound the labelled ones; the log's file statistics give them without a job (None when one lacks them)
+    counts = DeltaTable(str(path), version=version).get_add_actions(flatten=True).column("num_records").to_pylist()
+    hours = None if None in counts else sum(counts)
+    table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"), hours=hours)
     frame = table.toPandas().sort_values(lablib.ml.KEY, ignore_index=True)
     return frame, version, share
 
