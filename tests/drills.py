@@ -55,11 +55,13 @@ def lab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-def states() -> dict[str, str]:
-    """service → state, from `lab status`'s table."""
-    out = lab("status")
-    assert out.returncode == 0, out.stderr
-    table = out.stdout.split("\n\n")[0]  # advice lines follow the table after a blank line
+def states(printed: str | None = None) -> dict[str, str]:
+    """service → state, from `lab status`'s table (``printed``: the output of a run already made)."""
+    if printed is None:
+        out = lab("status")
+        assert out.returncode == 0, out.stderr
+        printed = out.stdout
+    table = printed.split("\n\n")[0]  # advice lines follow the table after a blank line
     return {line.split()[0]: line.split()[1] for line in table.splitlines()[1:]}
 
 

@@ -66,7 +66,7 @@ def _assert_down_in_status(name: str) -> str:
     """`lab status` shows the service stale, with the line saying what to run; returns what it printed."""
     out = lab("status")
     assert out.returncode == 0, out.stderr
-    assert states()[name] == "stale", out.stdout
+    assert states(out.stdout)[name] == "stale", out.stdout
     # one line under the table says what happened and what to run
     assert f"`lab up {name}`" in out.stdout, out.stdout
     return out.stdout

@@ -139,7 +139,8 @@ def labelled_hours(conf: Settings, spark):
     from pyspark.sql import functions as F
 
     path = conf.table("gold", "machine_hour_features")
-    version = DeltaTable(str(path)).version()
+    gold = DeltaTable(str(path))  # one snapshot of the log: its version, and its rows below
+    version = gold.version()
     feats = spark.read.format("delta").option("versionAsOf", version).load(str(path))
     last_hour = feats.agg(F.max("hour")).first()[0]
     if last_hour is None:  # a stream's first gold version can hold no complete hour yet
@@ -147,7 +148,7 @@ def labelled_hours(conf: Settings, spark):
     table = lablib.ml.label(lablib.ml.usable(feats), lablib.data.read("failures"), last_hour)
     # gold holds one row per machine-hour (its transform groups by them, its gate checks it), so its rows
     # bound the labelled ones; the log's file statistics give them without a job (None when one lacks them)
-    counts = DeltaTable(str(path), version=version).get_add_actions(flatten=True).column("num_records").to_pylist()
+    counts = gold.get_add_actions(flatten=True).column("num_records").to_pylist()
     hours = None if None in counts else sum(counts)
     table, share = sample_quiet_hours(table.select(*lablib.ml.KEY, *lablib.ml.feature_columns(), "label"), hours=hours)
     frame = table.toPandas().sort_values(lablib.ml.KEY, ignore_index=True)
