@@ -116,6 +116,20 @@ def test_a_run_can_borrow_a_running_spark(repo, spark):
     assert gate.passed, gate.output
 
 
+def test_a_run_loads_none_of_the_course_s_pytest_plugins(repo):
+    """The scratch venv sees the course's site-packages, whose plugins (nbval, faker …) a clean CI
+    runner of the package would not have; a run loads only pytest's own (and starts 2.3 s sooner)."""
+    probe = ("def test_plugins(pytestconfig):\n"
+             "    loaded = [n for n in ('nbval', 'faker') if pytestconfig.pluginmanager.has_plugin(n)]\n"
+             "    assert not loaded, f'course plugins loaded: {loaded}'\n")
+    ci.write(repo, ch08.LEARNER_TESTS, probe)
+    control = ci.run("control", [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 ch08.LEARNER_TESTS], repo)
+    assert "course plugins loaded: ['nbval', 'faker']" in control.output, control.output[-2000:]
+    gate = ci.pytest(repo, ch08.LEARNER_TESTS, name="plugins")
+    assert gate.passed, gate.output[-2000:]
+
+
 def test_the_shipped_suite_passes_in_a_terminal_set_to_another_zone(repo, spark, monkeypatch):
     """A learner may run the package's tests from a terminal in their laptop's zone, without lablib
     (which keeps the kernel in UTC): the suite pins its own zone (tests/conftest.py). Without that pin,
