@@ -148,10 +148,9 @@ def connect_command(*properties, heap: str = "256m") -> list[str]:
     (``org.apache.kafka.connect.cli.ConnectStandalone``). Run it with ``subprocess``;
     the worker talks to whatever ``bootstrap.servers`` its file names.
     """
-    cmd = SERVICES["kafka"].java_command("org.apache.kafka.connect.cli.ConnectStandalone",
-                                         *(str(p) for p in properties), heap=heap)
-    cmd.insert(1, "-XX:TieredStopAtLevel=1")  # a short-lived worker: a quick start beats peak speed
-    return cmd
+    # a short-lived worker: a quick start beats peak speed
+    return SERVICES["kafka"].java_command("org.apache.kafka.connect.cli.ConnectStandalone",
+                                          *(str(p) for p in properties), heap=heap, c1_only=True)
 
 
 # -- a served model ---------------------------------------------------------------

@@ -161,11 +161,12 @@ class Kafka(Service):
     def _classpath(self) -> str:
         return os.pathsep.join(str(p) for p in jvm.jars("kafka"))
 
-    def java_command(self, main: str, *args: str, heap: str = HEAP, short: bool = False) -> list[str]:
-        """A JVM on the kafka jar set (the broker, StorageTool, ProducerPerformance, Connect); ``short``
-        for a tool that ends in seconds, where the C2 compiler's work would never pay back."""
+    def java_command(self, main: str, *args: str, heap: str = HEAP, c1_only: bool = False) -> list[str]:
+        """A JVM on the kafka jar set (the broker, StorageTool, ProducerPerformance, Connect); ``c1_only``
+        where the C2 compiler's work would never pay back: a tool that ends in seconds, and the broker
+        (below)."""
         return [
-            _java(), *(["-XX:TieredStopAtLevel=1"] if short else []),
+            _java(), *(["-XX:TieredStopAtLevel=1"] if c1_only else []),
             f"-Xms{min(128, int(heap.rstrip('m')))}m", f"-Xmx{heap}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
@@ -185,7 +186,7 @@ class Kafka(Service):
         cluster_id = cluster_uuid()
         fmt = subprocess.run(
             self.java_command(tool, "format", "--standalone", "-t", cluster_id, "-c", str(props),
-                              "--ignore-formatted", heap="256m", short=True),
+                              "--ignore-formatted", heap="256m", c1_only=True),
             capture_output=True, text=True, timeout=120,
         )
         with open(self.log, "a") as log:
@@ -194,8 +195,11 @@ class Kafka(Service):
             raise LabError(f"formatting Kafka storage in {folder / 'data'} failed; read {self.rel_log()}")
 
     def command(self) -> list[str]:
-        # the broker maps its classes from the file `lab setup` recorded (lablib/services/class_data.py)
-        cmd = self.java_command("kafka.Kafka", str(self.folder / "server.properties"))
+        # the broker maps its classes from the file `lab setup` recorded (lablib/services/class_data.py).
+        # C1 only: a lab's trickle of messages never pays back C2's compiling, which took 1.3 s of the
+        # 3.0 s of CPU a fresh broker used in its first 13 s, on the cores the notebook's Spark needs
+        # (benchmarks/PROFILE.md, stop 44); it answered 0.3-0.6 s sooner too
+        cmd = self.java_command("kafka.Kafka", str(self.folder / "server.properties"), c1_only=True)
         cmd[1:1] = class_data.options(self.name, *self.jvm_files())
         return cmd
 

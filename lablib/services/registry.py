@@ -138,8 +138,11 @@ class Registry(Service):
             "apicurio.rules.global.compatibility": "BACKWARD",
         }
         return [
-            # Quarkus's classes mapped from the AOT cache `lab setup` recorded (lablib/services/class_data.py)
-            _java(), *class_data.options(self.name, *self.jvm_files()), "-Xms64m", f"-Xmx{HEAP}", "-XX:+UseSerialGC",
+            # Quarkus's classes mapped from the AOT cache `lab setup` recorded (lablib/services/class_data.py);
+            # C1 only: a lab's few schema calls never pay back C2's compiling, which was half of the 4.8 s
+            # of CPU a fresh registry used in its first 12 s (benchmarks/PROFILE.md, stop 44)
+            _java(), *class_data.options(self.name, *self.jvm_files()), "-XX:TieredStopAtLevel=1", "-Xms64m",
+            f"-Xmx{HEAP}", "-XX:+UseSerialGC",
             *(f"-D{k}={v}" for k, v in props.items()), "-jar", str(app / "quarkus-run.jar"),
         ]
 
