@@ -12,12 +12,14 @@ from lablib.errors import LabError
 def _setup(args) -> int:
     from lablib import jvm, services
     from lablib.jvm import cds
+    from lablib.services import mlflow_store
     from lablib.session import driver_jars
 
     print("lab setup: resolving the pinned JVM dependencies")
     jvm.setup(force=args.force)
     cds.record(driver_jars())
     services.record_class_data()
+    mlflow_store.record()
     print("lab setup: done")
     return 0
 

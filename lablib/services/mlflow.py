@@ -86,7 +86,10 @@ class MLflow(Service):
         return bool(experiments or models)
 
     def prepare(self) -> None:
+        from lablib.services import mlflow_store
+
         ensure_dir(settings().home / "mlflow" / "artifacts")
+        mlflow_store.seed(self.store)  # a fresh home: MLflow's empty store, migrated at `lab setup`
 
     def command(self) -> list[str]:
         folder = self.store.parent
