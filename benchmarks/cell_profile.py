@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -287,6 +288,8 @@ def main() -> None:
     finally:
         if shared:
             shared.close()
+        # its homes hold ports in the machine's index (lablib/ports.py) for as long as they exist
+        shutil.rmtree(work, ignore_errors=True)
     if not args.out:
         print("\n".join(parts))
 

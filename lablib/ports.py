@@ -131,9 +131,11 @@ def _choose(name: str, avoid: set[int], prefer_default: bool) -> int:
     default = DEFAULT_PORTS[name]
     if prefer_default and default not in avoid and free(default):
         return default
-    candidates = _candidates()
-    for number in random.sample(candidates, k=min(500, len(candidates))):
-        if number not in avoid and free(number):
+    # drawn among the ports no other home recorded: with hundreds of homes on a machine (CI runs, a
+    # classroom) a sample of the whole range could miss the few that are left
+    unclaimed = [number for number in _candidates() if number not in avoid]
+    for number in random.sample(unclaimed, k=min(500, len(unclaimed))):
+        if free(number):
             return number
     raise LabError(f"no free port found for {LABELS[name]} on 127.0.0.1; set {PORT_VARIABLES[name]} to one")
 
