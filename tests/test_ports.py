@@ -67,6 +67,8 @@ def test_a_crowded_machine_still_finds_the_ports_no_home_claimed(machine, monkey
     monkeypatch.setattr(ports, "_candidates", lambda: range(61_000, 65_000))
     left = [61_234, 64_321]
     claimed = set(range(61_000, 65_000)) - set(left)
+    # the machine as the index sees it: only the unclaimed ports are free (no real socket decides)
+    monkeypatch.setattr(ports, "free", lambda number: number in left)
     assert {ports._choose("kafka", claimed, prefer_default=False) for _ in range(20)} <= set(left)
     with pytest.raises(ports.LabError, match="no free port found for Kafka on 127.0.0.1; set LAB_KAFKA_PORT"):
         ports._choose("kafka", claimed | set(left), prefer_default=False)
