@@ -75,6 +75,18 @@ def _service_class_data(name: str) -> tuple[str, bool | None, str]:
     return what, True, f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)"
 
 
+def _mlflow_store() -> tuple[str, bool | None, str]:
+    """Optional: a fresh home's MLflow migrates its own store without it, only slower
+    (lablib/services/mlflow_store.py)."""
+    from lablib.services import mlflow_store
+
+    what = "MLflow empty store"
+    path = mlflow_store.template()
+    if not path.is_file():
+        return what, None, "not recorded for this MLflow: `lab setup` records it (a fresh home's MLflow starts faster)"
+    return what, True, path.name
+
+
 def checks() -> list[tuple[str, bool | None, str]]:
     """(what, ok, detail-or-fix) for every requirement; ok None: an optional tool is missing."""
     cfg = settings()
@@ -109,6 +121,7 @@ def checks() -> list[tuple[str, bool | None, str]]:
     from lablib.services import CLASS_DATA
 
     rows += [_service_class_data(name) for name in CLASS_DATA]
+    rows.append(_mlflow_store())
     try:
         rows.append(("Chromium", True, f"{browser.chromium()} (browser tests)"))
     except LabError as exc:

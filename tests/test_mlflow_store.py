@@ -46,3 +46,14 @@ def test_without_a_recorded_store_the_server_migrates_its_own(tmp_path, monkeypa
     store = tmp_path / "home" / "mlflow.db"
     assert mlflow_store.seed(store) is False
     assert not store.exists()
+
+
+def test_doctor_names_the_store_or_says_how_to_record_it(tmp_path, monkeypatch):
+    from lablib import doctor
+
+    template = mlflow_store.record(log=lambda line: None)
+    assert doctor._mlflow_store() == ("MLflow empty store", True, template.name)
+    monkeypatch.setattr(mlflow_store, "template", lambda: tmp_path / "never-recorded.db")
+    assert doctor._mlflow_store() == (
+        "MLflow empty store", None,
+        "not recorded for this MLflow: `lab setup` records it (a fresh home's MLflow starts faster)")
